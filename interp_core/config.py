@@ -1,0 +1,144 @@
+"""ModelConfig: the shape of one rung of the model ladder.
+
+Field names follow TransformerLens's ``HookedTransformerConfig`` so a ``config.json`` maps
+one-to-one onto it. The config is data: frozen, validated on construction, and written
+next to every checkpoint and every store run.
+
+Examples:
+    >>> cfg = ModelConfig(n_layers=2, d_model=64, n_heads=4, d_head=16, d_vocab=512, n_ctx=128)
+    >>> cfg.attn_only
+    True
+    >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+ACT_FNS = ("gelu", "gelu_new", "relu", "silu")
+"""Supported MLP nonlinearities (``gelu`` is the exact erf GELU; ``gelu_new`` GPT-2's tanh one)."""
+
+
+class ConfigError(ValueError):
+    """A model config that cannot describe a model; the message says which field and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Shape of one rung of the model ladder. Field names follow TransformerLens."""
+
+    n_layers: int
+    """Number of transformer blocks (0 gives the bigram model: embed -> unembed)."""
+    d_model: int
+    """Width of the residual stream."""
+    n_heads: int = 1
+    """Attention heads per block (ignored when n_layers is 0)."""
+    d_head: int = 1
+    """Width of each head's query, key and value."""
+    d_mlp: int | None = None
+    """MLP hidden width; None makes an attention-only model."""
+    d_vocab: int = 50257
+    """Vocabulary size (GPT-2 tokenizer by default)."""
+    n_ctx: int = 256
+    """Maximum sequence length (rows of W_pos)."""
+    act_fn: str = "gelu"
+    """MLP nonlinearity, one of ACT_FNS."""
+    normalization_type: str | None = "LN"
+    """'LN' puts a LayerNorm before attention, MLP and unembed; None has no normalisation."""
+    positional_embedding_type: str | None = "standard"
+    """'standard' adds learned absolute positions (W_pos); None has no positional embedding."""
+    eps: float = 1e-5
+    """LayerNorm epsilon."""
+    init_range: float = -1.0
+    """Std of the normal init; negative means TransformerLens's default 0.8 / sqrt(d_model)."""
+    tokenizer: dict[str, Any] | None = None
+    """Tokenizer spec (see interp_core.tokenizers); None for hand-built models."""
+
+    def __post_init__(self) -> None:
+        def positive(name: str, allow_zero: bool = False) -> None:
+            value = getattr(self, name)
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            if not ok or value < 0 or (value == 0 and not allow_zero):
+                need = "a non-negative" if allow_zero else "a positive"
+                raise ConfigError(f"config field {name}={value!r}: must be {need} integer")
+
+        positive("n_layers", allow_zero=True)
+        for name in ("d_model", "n_heads", "d_head", "d_vocab", "n_ctx"):
+            positive(name)
+        if self.d_mlp is not None:
+            positive("d_mlp")
+        if self.act_fn not in ACT_FNS:
+            raise ConfigError(f"config field act_fn={self.act_fn!r}: expected one of {ACT_FNS}")
+        if self.normalization_type not in ("LN", None):
+            raise ConfigError(
+                f"config field normalization_type={self.normalization_type!r}: expected 'LN' or null"
+            )
+        if self.positional_embedding_type not in ("standard", None):
+            raise ConfigError(
+                "config field positional_embedding_type="
+                f"{self.positional_embedding_type!r}: expected 'standard' or null"
+            )
+        if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
+            raise ConfigError("config field tokenizer: expected an object such as {'name': 'bytes'}")
+
+    @property
+    def attn_only(self) -> bool:
+        """True when the blocks have no MLP."""
+        return self.d_mlp is None
+
+    @property
+    def has_pos(self) -> bool:
+        """True when the model adds learned positional embeddings."""
+        return self.positional_embedding_type == "standard"
+
+    @property
+    def has_ln(self) -> bool:
+        """True when the model has LayerNorms."""
+        return self.normalization_type == "LN"
+
+    @property
+    def std(self) -> float:
+        """The init standard deviation actually used."""
+        return self.init_range if self.init_range > 0 else 0.8 / self.d_model**0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a dict; unknown keys (e.g. from a TransformerLens config) are ignored with a warning."""
+        if not isinstance(data, dict):
+            raise ConfigError("model config must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(data) - known)
+        if extra:
+            warnings.warn(f"ignoring unknown config fields: {', '.join(extra)}", stacklevel=2)
+        missing = [n for n in ("n_layers", "d_model") if n not in data]
+        if missing:
+            raise ConfigError(f"model config lacks required field(s): {', '.join(missing)}")
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError as err:  # a wrong type slipped past the field checks
+            raise ConfigError(f"invalid model config: {err}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelConfig:
+        """Read a ``config.json`` file."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"no config.json at {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path} is not valid JSON: {err}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        """A copy with some fields changed (configs are never mutated in place)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,98 @@
+"""The one model class of the ladder: embed -> blocks -> (ln_final) -> unembed.
+
+Covers every rung with one ModelConfig: 0 layers (the bigram model, embed -> unembed),
+attention-only blocks with or without LayerNorm, and full GPT-style blocks. Module
+attribute names follow TransformerLens, so ``state_dict()`` keys and hook names are
+TransformerLens's.
+
+Examples:
+    >>> model = Transformer(ModelConfig(n_layers=1, d_model=32, n_heads=2, d_head=16, d_vocab=100))
+    >>> logits = model(tokens)                       # [batch, pos, d_vocab]
+    >>> loss = model(tokens, return_type="loss")     # mean next-token cross-entropy
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from interp_core.config import ModelConfig
+from interp_core.hooks import HookedModule, HookPoint
+from interp_core.models.block import Block
+from interp_core.models.embed import Embed, PosEmbed, Unembed
+from interp_core.models.layer_norm import LayerNorm
+
+
+class Transformer(HookedModule):
+    """Decoder-only transformer with TransformerLens names, weights and hooks."""
+
+    def __init__(self, cfg: ModelConfig, *, seed: int | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = Embed(cfg)
+        self.hook_embed = HookPoint()  # [batch, pos, d_model]
+        if cfg.has_pos:
+            self.pos_embed = PosEmbed(cfg)
+            self.hook_pos_embed = HookPoint()  # [batch, pos, d_model]
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        if cfg.has_ln:
+            self.ln_final = LayerNorm(cfg)
+        self.unembed = Unembed(cfg)
+        self.init_weights(seed)
+        self.setup()
+
+    @torch.no_grad()
+    def init_weights(self, seed: int | None = None) -> None:
+        """Normal(0, cfg.std) for every matrix, zeros for biases, ones for LayerNorm gains.
+
+        Matrices that write into the residual stream (W_O, W_out) are scaled down by
+        sqrt(2 * n_layers) as in GPT-2, so the stream's norm does not grow with depth.
+        """
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        depth_scale = (2 * max(self.cfg.n_layers, 1)) ** 0.5
+        for name, param in self.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf.startswith("W_"):
+                std = self.cfg.std / depth_scale if leaf in ("W_O", "W_out") else self.cfg.std
+                param.copy_(torch.randn(param.shape, generator=gen) * std)
+            elif leaf == "w":
+                param.fill_(1.0)
+            else:
+                param.zero_()
+
+    def forward(
+        self, tokens: torch.Tensor, *, return_type: str = "logits"
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Run the model on token ids [batch, pos].
+
+        Args:
+            tokens: int64 ids, BOS first by convention; pos <= n_ctx.
+            return_type: "logits", "loss" (mean next-token cross-entropy) or "both".
+        """
+        if tokens.ndim == 1:
+            tokens = tokens.unsqueeze(0)  # [batch=1, pos]
+        if tokens.shape[1] > self.cfg.n_ctx:
+            raise ValueError(
+                f"sequence of {tokens.shape[1]} tokens is longer than the model's context "
+                f"(n_ctx={self.cfg.n_ctx}); shorten the prompt"
+            )
+        resid = self.hook_embed(self.embed(tokens))  # [batch, pos, d_model]
+        if hasattr(self, "pos_embed"):
+            resid = resid + self.hook_pos_embed(self.pos_embed(tokens))  # [batch, pos, d_model]
+        for block in self.blocks:
+            resid = block(resid)  # [batch, pos, d_model]
+        if hasattr(self, "ln_final"):
+            resid = self.ln_final(resid)  # [batch, pos, d_model]
+        logits = self.unembed(resid)  # [batch, pos, d_vocab]
+        if return_type == "logits":
+            return logits
+        loss = F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1)
+        )
+        return loss if return_type == "loss" else (logits, loss)
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters())

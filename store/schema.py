@@ -1,0 +1,218 @@
+"""The store schema: every array name, its dims, dtype and chunk layout, declared once.
+
+Writers (``store.RunWriter``, used by the jobs) and readers (``store.Run``, used by the
+dashboard and by researchers) both look layouts up here; nothing else creates arrays
+with literal shapes.
+
+Conventions:
+
+- **Array names are group paths** inside a run: ``"attn/pattern"`` is array ``pattern``
+  in group ``attn`` of ``<root>/<run_id>.zarr``. Top-level names (``"tokens"``) live in the
+  root group.
+- **Dims are names from** :data:`DIMS` and are written as zarr v3 ``dimension_names``, so
+  ``xarray.open_zarr(run_path, group="attn")`` gives named axes with no custom decoding.
+- **One dim name, one size per group.** xarray opens a whole group as one Dataset, so
+  within a group a dim name must have the same length in every array. That is why the
+  residual stream uses ``resid_layer`` (n_layers + 1 points) rather than ``layer``.
+- **Sizes are not part of the schema.** Writers pass ``sizes={"layer": 4, ...}``; the
+  schema fixes only the order of dims, the dtype and the chunking.
+- **Chunks follow how the dashboard reads.** ``chunks`` maps a dim to its chunk length;
+  dims not listed are whole. ``shards`` (zarr v3 sharding) groups many chunks into one
+  file; dims not listed are whole too. Jobs write fastest in blocks of whole shards
+  (``RunWriter.block_length``).
+- **dtypes:** float16 for activations and attention patterns, float32 for weights and
+  scores, int32 tokens, int64 step counters, ``"string"`` (variable-length UTF-8) for text.
+- **Optional arrays are absent** when a model lacks them (a 0-layer model has no
+  ``weights/W_pos``, an attention-only model no ``acts/mlp_out``). Readers check
+  ``Run.has(name)``.
+- **Templated names:** a key with ``*`` segments (``"patching/*/result"``) declares a
+  family of arrays; ``*`` matches exactly one path segment (``"patching/ioi/result"``).
+  Use :func:`spec_for` to look a concrete name up.
+
+Adding an array kind is one line in :data:`SCHEMA`.
+
+Examples:
+    >>> spec_for("attn/pattern").dims
+    ('layer', 'head', 'prompt', 'query_pos', 'key_pos')
+    >>> spec_for("acts/resid").dtype
+    'float16'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+SCHEMA_VERSION = 1
+"""Bumped when a change makes old readers misread new runs (renamed dims, new dtypes)."""
+
+DIMS: dict[str, str] = {
+    "prompt": "global index of an evaluation prompt in the run (row of `tokens`)",
+    "pos": "token position within a prompt; BOS is pos 0",
+    "query_pos": "attention: position that attends (the row of a pattern)",
+    "key_pos": "attention: position attended to (the column of a pattern)",
+    "layer": "transformer block index, 0..n_layers-1",
+    "resid_layer": "residual-stream point: resid_pre of block l for l < n_layers, "
+    "then the final resid_post (n_layers + 1 points)",
+    "head": "attention head index within a layer (TransformerLens says `head_index`)",
+    "d_model": "residual stream dimension",
+    "d_head": "per-head query/key/value dimension",
+    "d_mlp": "MLP hidden dimension (neurons)",
+    "d_vocab": "token id",
+    "n_ctx": "position in the model's full context window (rows of W_pos)",
+    "feature": "SAE feature or probe direction index",
+    "score": "name of a per-head score (coordinate `heads/score` holds the names)",
+    "train_step": "index of a logged optimizer step (coordinate `training/step`)",
+    "eval_step": "index of a validation evaluation during training",
+    "batch": "in-model batch index (never stored; in-memory only)",
+}
+"""The one dimension vocabulary: shape comments, zarr dimension_names, xarray dims, axis titles."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySpec:
+    """Layout of one array kind in a run."""
+
+    dims: tuple[str, ...]
+    """Dim names from DIMS, in storage order."""
+    dtype: str
+    """numpy dtype name, or "string" for variable-length UTF-8 text."""
+    chunks: dict[str, int] = dataclasses.field(default_factory=dict)
+    """dim -> chunk length; dims not listed are one whole chunk."""
+    shards: dict[str, int] | None = None
+    """dim -> shard length (a multiple of the chunk length), or None for no sharding;
+    dims not listed are whole."""
+    hook: str | None = None
+    """TransformerLens hook template the data comes from, e.g. "blocks.{layer}.hook_resid_pre"."""
+    doc: str = ""
+    """One line: what the array holds and how to read it."""
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.dims if d not in DIMS]
+        if unknown:
+            raise ValueError(f"dims {unknown} are not in store.schema.DIMS; add them there first")
+        for table in (self.chunks, self.shards or {}):
+            extra = set(table) - set(self.dims)
+            if extra:
+                raise ValueError(f"chunk/shard dims {sorted(extra)} are not in dims {self.dims}")
+
+
+def _w(dims: tuple[str, ...], doc: str, hook: str | None = None, **chunks: int) -> ArraySpec:
+    """A float32 weight array, chunked one layer at a time (unless told otherwise)."""
+    if not chunks and "layer" in dims:
+        chunks = {"layer": 1}
+    return ArraySpec(dims, "float32", chunks, hook=hook, doc=doc)
+
+
+_ACT = {"layer": 1, "prompt": 64}
+_PATTERN_CHUNK = {"layer": 1, "head": 1, "prompt": 1}
+_PATTERN_SHARD = {"layer": 1, "head": 1, "prompt": 64}
+_LHM = ("layer", "head", "d_model", "d_head")
+
+SCHEMA: dict[str, ArraySpec] = {
+    # --- evaluation data -------------------------------------------------------------
+    "tokens": ArraySpec(("prompt", "pos"), "int32", {"prompt": 1024},
+                        doc="evaluation prompts as token ids; BOS at pos 0"),
+    "vocab/token_str": ArraySpec(("d_vocab",), "string",
+                                 doc="display string of every token id (no tokenizer needed)"),
+    # --- training curves -------------------------------------------------------------
+    "training/step": ArraySpec(("train_step",), "int64", doc="optimizer step of each log row"),
+    "training/tokens_seen": ArraySpec(("train_step",), "int64", doc="training tokens consumed"),
+    "training/loss": ArraySpec(("train_step",), "float32", doc="training loss (nats/token)"),
+    "training/lr": ArraySpec(("train_step",), "float32", doc="learning rate"),
+    "training/grad_norm": ArraySpec(("train_step",), "float32", doc="global gradient L2 norm"),
+    "training/eval_step": ArraySpec(("eval_step",), "int64", doc="optimizer step of each eval"),
+    "training/eval_tokens_seen": ArraySpec(("eval_step",), "int64",
+                                           doc="training tokens consumed at each eval"),
+    "training/val_loss": ArraySpec(("eval_step",), "float32", doc="validation loss (nats/token)"),
+    # --- weights (TransformerLens names, stacked over layers) ------------------------
+    "weights/W_E": _w(("d_vocab", "d_model"), "token embedding", d_vocab=4096),
+    "weights/W_pos": _w(("n_ctx", "d_model"), "positional embedding"),
+    "weights/W_Q": _w(_LHM, "query weights per head"),
+    "weights/W_K": _w(_LHM, "key weights per head"),
+    "weights/W_V": _w(_LHM, "value weights per head"),
+    "weights/W_O": _w(("layer", "head", "d_head", "d_model"), "output weights per head"),
+    "weights/b_Q": _w(("layer", "head", "d_head"), "query bias"),
+    "weights/b_K": _w(("layer", "head", "d_head"), "key bias"),
+    "weights/b_V": _w(("layer", "head", "d_head"), "value bias"),
+    "weights/b_O": _w(("layer", "d_model"), "attention output bias"),
+    "weights/ln1_w": _w(("layer", "d_model"), "LayerNorm before attention: scale"),
+    "weights/ln1_b": _w(("layer", "d_model"), "LayerNorm before attention: bias"),
+    "weights/ln2_w": _w(("layer", "d_model"), "LayerNorm before the MLP: scale"),
+    "weights/ln2_b": _w(("layer", "d_model"), "LayerNorm before the MLP: bias"),
+    "weights/W_in": _w(("layer", "d_model", "d_mlp"), "MLP input weights"),
+    "weights/b_in": _w(("layer", "d_mlp"), "MLP input bias"),
+    "weights/W_out": _w(("layer", "d_mlp", "d_model"), "MLP output weights"),
+    "weights/b_out": _w(("layer", "d_model"), "MLP output bias"),
+    "weights/ln_final_w": _w(("d_model",), "final LayerNorm: scale"),
+    "weights/ln_final_b": _w(("d_model",), "final LayerNorm: bias"),
+    "weights/W_U": _w(("d_model", "d_vocab"), "unembedding", d_vocab=4096),
+    "weights/b_U": _w(("d_vocab",), "unembedding bias"),
+    # --- activations on the evaluation prompts ---------------------------------------
+    "acts/resid": ArraySpec(("resid_layer", "prompt", "pos", "d_model"), "float16",
+                            {"resid_layer": 1, "prompt": 64},
+                            hook="blocks.{layer}.hook_resid_pre",
+                            doc="residual stream: resid_pre of each block, then final resid_post"),
+    "acts/attn_out": ArraySpec(("layer", "prompt", "pos", "d_model"), "float16", _ACT,
+                               hook="blocks.{layer}.hook_attn_out", doc="attention output"),
+    "acts/mlp_out": ArraySpec(("layer", "prompt", "pos", "d_model"), "float16", _ACT,
+                              hook="blocks.{layer}.hook_mlp_out", doc="MLP output"),
+    "acts/mlp_post": ArraySpec(("layer", "prompt", "pos", "d_mlp"), "float16", _ACT,
+                               hook="blocks.{layer}.mlp.hook_post", doc="neuron activations"),
+    # --- attention ---------------------------------------------------------------------
+    "attn/pattern": ArraySpec(("layer", "head", "prompt", "query_pos", "key_pos"), "float16",
+                              _PATTERN_CHUNK, _PATTERN_SHARD,
+                              hook="blocks.{layer}.attn.hook_pattern",
+                              doc="attention weights; one (layer, head, prompt) is one chunk"),
+    "attn/norm_pattern": ArraySpec(("layer", "head", "prompt", "query_pos", "key_pos"),
+                                   "float16", _PATTERN_CHUNK, _PATTERN_SHARD,
+                                   doc="norm-based attention ||a_ij f(x_j)|| (Kobayashi et al.)"),
+    # --- heads -------------------------------------------------------------------------
+    "heads/scores": ArraySpec(("layer", "head", "score"), "float32",
+                              doc="per-head scores; names in heads/score"),
+    "heads/score": ArraySpec(("score",), "string",
+                             doc="score names: prev_token, induction, ... (coordinate)"),
+    "heads/label": ArraySpec(("layer", "head"), "string",
+                             doc="taxonomy label of each head ('' when none applies)"),
+}
+"""Every array a run may hold. Keys are group paths; ``*`` segments are templates."""
+
+
+def _template_regex(key: str) -> re.Pattern[str]:
+    return re.compile("^" + "/".join("[^/]+" if s == "*" else re.escape(s)
+                                     for s in key.split("/")) + "$")
+
+
+def spec_for(name: str) -> ArraySpec:
+    """Look up the layout of an array name, exact keys first, then ``*`` templates.
+
+    Args:
+        name: Concrete array path, e.g. ``"attn/pattern"`` or ``"patching/ioi/result"``.
+
+    Returns:
+        The declared ArraySpec.
+
+    Raises:
+        KeyError: if no key or template matches; the message lists the declared names.
+
+    Examples:
+        >>> spec_for("tokens").dims
+        ('prompt', 'pos')
+    """
+    spec = SCHEMA.get(name)
+    if spec is not None:
+        return spec
+    for key, candidate in SCHEMA.items():
+        if "*" in key and _template_regex(key).match(name):
+            return candidate
+    raise KeyError(f"array {name!r} is not declared in store/schema.py SCHEMA "
+                   f"(declared: {', '.join(sorted(SCHEMA))})")
+
+
+def is_declared(name: str) -> bool:
+    """True when :func:`spec_for` would find a layout for ``name``."""
+    try:
+        spec_for(name)
+    except KeyError:
+        return False
+    return True
