@@ -84,7 +84,9 @@ class ModelConfig:
                 f"{self.positional_embedding_type!r}: expected 'standard' or null"
             )
         if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
-            raise ConfigError("config field tokenizer: expected an object such as {'name': 'bytes'}")
+            raise ConfigError(
+                "config field tokenizer: expected an object such as {'name': 'bytes'}"
+            )
 
     @property
     def attn_only(self) -> bool:

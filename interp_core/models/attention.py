@@ -55,8 +55,12 @@ class Attention(nn.Module):
         W = torch.cat([self.W_Q, self.W_K, self.W_V], dim=0)  # [3*head, d_model, d_head]
         W = W.permute(1, 0, 2).reshape(d, 3 * H * dh)  # [d_model, 3*head*d_head]
         b = torch.cat([self.b_Q, self.b_K, self.b_V], dim=0).reshape(3 * H * dh)
-        qkv = (x @ W + b).view(B, T, 3, H, dh).permute(2, 0, 3, 1, 4)  # [3, batch, head, pos, d_head]
-        z = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)  # [batch, head, pos, d_head]
+        qkv = (
+            (x @ W + b).view(B, T, 3, H, dh).permute(2, 0, 3, 1, 4)
+        )  # [3, batch, head, pos, d_head]
+        z = F.scaled_dot_product_attention(
+            qkv[0], qkv[1], qkv[2], is_causal=True
+        )  # [batch, head, pos, d_head]
         z = z.transpose(1, 2).reshape(B, T, H * dh)  # [batch, pos, head*d_head]
         return z @ self.W_O.reshape(H * dh, d) + self.b_O  # [batch, pos, d_model]
 
@@ -64,15 +68,27 @@ class Attention(nn.Module):
         if not any(h.has_hooks for h in self._inner):
             return self._fused(x)
         T = x.shape[1]
-        q = self.hook_q(torch.einsum("bpd,hde->bphe", x, self.W_Q) + self.b_Q)  # [batch, pos, head, d_head]
-        k = self.hook_k(torch.einsum("bpd,hde->bphe", x, self.W_K) + self.b_K)  # [batch, pos, head, d_head]
-        v = self.hook_v(torch.einsum("bpd,hde->bphe", x, self.W_V) + self.b_V)  # [batch, pos, head, d_head]
-        scores = torch.einsum("bqhe,bkhe->bhqk", q, k) / self.attn_scale  # [batch, head, query_pos, key_pos]
+        q = self.hook_q(
+            torch.einsum("bpd,hde->bphe", x, self.W_Q) + self.b_Q
+        )  # [batch, pos, head, d_head]
+        k = self.hook_k(
+            torch.einsum("bpd,hde->bphe", x, self.W_K) + self.b_K
+        )  # [batch, pos, head, d_head]
+        v = self.hook_v(
+            torch.einsum("bpd,hde->bphe", x, self.W_V) + self.b_V
+        )  # [batch, pos, head, d_head]
+        scores = (
+            torch.einsum("bqhe,bkhe->bhqk", q, k) / self.attn_scale
+        )  # [batch, head, query_pos, key_pos]
         causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # [query_pos, key_pos]
         scores = self.hook_attn_scores(torch.where(causal, scores, self.IGNORE))
-        pattern = self.hook_pattern(torch.softmax(scores, dim=-1))  # [batch, head, query_pos, key_pos]
+        pattern = self.hook_pattern(
+            torch.softmax(scores, dim=-1)
+        )  # [batch, head, query_pos, key_pos]
         z = self.hook_z(torch.einsum("bhqk,bkhe->bqhe", pattern, v))  # [batch, pos, head, d_head]
         if self.hook_result.has_hooks:
-            result = self.hook_result(torch.einsum("bqhe,hed->bqhd", z, self.W_O))  # [batch, pos, head, d_model]
+            result = self.hook_result(
+                torch.einsum("bqhe,hed->bqhd", z, self.W_O)
+            )  # [batch, pos, head, d_model]
             return result.sum(dim=2) + self.b_O  # [batch, pos, d_model]
         return torch.einsum("bqhe,hed->bqd", z, self.W_O) + self.b_O  # [batch, pos, d_model]

@@ -29,8 +29,12 @@ PRESETS = ("tiny", "cpu", "gpu")
 """Preset names, smallest first."""
 
 
-def _ladder(*, d_vocab: int, d_model: int, n_heads: int, n_ctx: int, d_full: int) -> dict[str, ModelConfig]:
-    attn = dict(d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_vocab=d_vocab, n_ctx=n_ctx)
+def _ladder(
+    *, d_vocab: int, d_model: int, n_heads: int, n_ctx: int, d_full: int
+) -> dict[str, ModelConfig]:
+    attn = dict(
+        d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_vocab=d_vocab, n_ctx=n_ctx
+    )
     return {
         "bigram-0l": ModelConfig(
             n_layers=0, d_model=d_model, d_vocab=d_vocab, n_ctx=n_ctx,

@@ -29,5 +29,7 @@ class LayerNorm(nn.Module):
             # Fast path: one fused kernel, same numbers as the hooked path.
             return nn.functional.layer_norm(x, x.shape[-1:], self.w, self.b, self.eps)
         x = x - x.mean(-1, keepdim=True)  # [batch, pos, d_model]
-        scale = self.hook_scale((x.pow(2).mean(-1, keepdim=True) + self.eps).sqrt())  # [batch, pos, 1]
+        scale = self.hook_scale(
+            (x.pow(2).mean(-1, keepdim=True) + self.eps).sqrt()
+        )  # [batch, pos, 1]
         return self.hook_normalized(x / scale) * self.w + self.b  # [batch, pos, d_model]

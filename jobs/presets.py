@@ -1,0 +1,96 @@
+"""Training presets: data, tokenizer and optimisation settings for each ladder size.
+
+The model shapes live in ``interp_core.models.ladder.LADDER``; this file says how each
+preset is trained and analysed. ``tiny`` is what CI and ``make demo`` run (the whole
+ladder, trained and analysed, in a few minutes on 2 CPU cores); ``cpu`` is a laptop
+afternoon; ``gpu`` a GPU box with the full GPT-2 vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainPreset:
+    """How to train and analyse one preset of the ladder."""
+
+    tokenizer: dict[str, Any]
+    """Tokenizer spec: {"name": "gpt2-compact", "k": K} keeps the K most frequent GPT-2 ids."""
+    corpus: str = "stdlib"
+    """Corpus name or path (the default needs no download)."""
+    max_chars: int | None = None
+    """Characters of the corpus to use (None = all); keeps tokenizing fast for small presets."""
+    seq_len: int = 64
+    """Training sequence length including the BOS at position 0."""
+    batch_size: int = 32
+    """Sequences per optimizer step."""
+    steps: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Optimizer steps per rung."""
+    lr: float = 3e-3
+    """Peak learning rate (AdamW)."""
+    warmup_frac: float = 0.05
+    """Fraction of steps spent warming the learning rate up linearly."""
+    weight_decay: float = 0.01
+    """AdamW weight decay on matrices (not on biases, gains or embeddings)."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value."""
+    eval_every: int = 100
+    """Steps between validation-loss evaluations."""
+    n_checkpoints: int = 16
+    """Log-spaced checkpoints kept for training dynamics (plus the final one)."""
+    repeat_fraction: float = 0.0
+    """Share of training sequences that repeat an earlier span of themselves (synthetic
+    repetition that helps induction heads form on small CPU runs; 0 = natural text only)."""
+    n_prompts: int = 32
+    """Evaluation prompts stored per run (natural text from the validation split)."""
+    prompt_len: int = 64
+    """Tokens per evaluation prompt including BOS."""
+    rrt_n: int = 30
+    """Length of one repeat in the repeated-random-token set (sequence = 2n + 1)."""
+    rrt_batch: int = 8
+    """Number of repeated-random-token sequences."""
+
+
+PRESETS: dict[str, TrainPreset] = {
+    "tiny": TrainPreset(
+        tokenizer={"name": "gpt2-compact", "k": 2046},
+        max_chars=3_000_000,
+        seq_len=64,
+        batch_size=32,
+        steps={"bigram-0l": 300, "attn-only-1l": 400, "attn-only-2l": 500, "gpt-4l": 400},
+        lr=5e-3,
+        eval_every=50,
+        n_checkpoints=12,
+    ),
+    "cpu": TrainPreset(
+        tokenizer={"name": "gpt2-compact", "k": 4094},
+        max_chars=40_000_000,
+        seq_len=128,
+        batch_size=32,
+        steps={"bigram-0l": 2000, "attn-only-1l": 4000, "attn-only-2l": 6000, "gpt-4l": 6000},
+        lr=2e-3,
+        eval_every=200,
+        n_checkpoints=24,
+        repeat_fraction=0.25,
+        n_prompts=64,
+        prompt_len=128,
+        rrt_n=50,
+        rrt_batch=10,
+    ),
+    "gpu": TrainPreset(
+        tokenizer={"name": "gpt2"},
+        seq_len=512,
+        batch_size=64,
+        steps={"bigram-0l": 5000, "attn-only-1l": 20000, "attn-only-2l": 20000, "gpt-4l": 40000},
+        lr=1e-3,
+        eval_every=500,
+        n_checkpoints=32,
+        n_prompts=128,
+        prompt_len=256,
+        rrt_n=50,
+        rrt_batch=10,
+    ),
+}
+"""PRESETS[name] -> TrainPreset."""

@@ -1,0 +1,91 @@
+"""Train and analyse every rung of the ladder into one store.
+
+Example:
+    python -m jobs ladder --preset tiny --store-root lab-store
+
+Checkpoints go to ``<checkpoint_root>/<preset>/<rung>`` (default checkpoint root:
+``<store_root>/../checkpoints``) and runs to ``<store_root>/<preset>-<rung>.zarr``.
+Re-running skips rungs whose checkpoint is finished and whose run is complete; an
+interrupted training resumes from its last checkpoint, and an interrupted analysis
+restarts cleanly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from interp_core.models.ladder import RUNGS
+from jobs._common import JobError
+from jobs.analyze_model import AnalyzeConfig, analyze
+from jobs.data import prepare_data
+from jobs.presets import PRESETS
+from jobs.train_model import TrainConfig, is_trained, train
+from store import StoreError, open_store
+
+
+@dataclasses.dataclass(frozen=True)
+class LadderConfig:
+    """Train and analyse the whole ladder at one preset."""
+
+    preset: str = "tiny"
+    """tiny (CI and demo), cpu (a laptop afternoon) or gpu."""
+    store_root: Path = Path("lab-store")
+    """Store root to write one run per rung into."""
+    checkpoint_root: Path | None = None
+    """Where checkpoints go; default <store_root>/../checkpoints."""
+    corpus: str | None = None
+    """Corpus name or path; None uses the preset's (stdlib for all presets)."""
+    device: str = "auto"
+    """'auto', 'cpu' or 'cuda'."""
+    rungs: tuple[str, ...] = RUNGS
+    """Which rungs to build (default: all, simplest first)."""
+    seed: int = 0
+    """Seed for every rung."""
+
+
+def run_id(preset: str, rung: str) -> str:
+    """Store run id of a ladder rung."""
+    return f"{preset}-{rung}"
+
+
+def _complete_runs(root: Path) -> set[str]:
+    try:
+        return set(open_store(root).runs())
+    except StoreError:
+        return set()
+
+
+def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
+    """Build every rung; returns the run paths."""
+    if cfg.preset not in PRESETS:
+        raise JobError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = [r for r in cfg.rungs if r not in RUNGS]
+    if unknown:
+        raise JobError(f"unknown rung(s) {', '.join(unknown)}; choose from {', '.join(RUNGS)}")
+    root = Path(cfg.store_root)
+    if root.exists() and not root.is_dir():
+        raise JobError(f"--store-root {root} is a file, not a directory")
+    ckpt_root = Path(cfg.checkpoint_root or root.parent / "checkpoints") / cfg.preset
+    preset = PRESETS[cfg.preset]
+    started = time.perf_counter()
+    data = None
+    paths = []
+    for rung in cfg.rungs:
+        rid = run_id(cfg.preset, rung)
+        out = ckpt_root / rung
+        if rid in _complete_runs(root) and is_trained(out):
+            print(f"{rid}: complete, skipping")
+            paths.append(root / f"{rid}.zarr")
+            continue
+        if not is_trained(out) or cfg.corpus:
+            if data is None:  # tokenize once for every rung
+                data = prepare_data(cfg.corpus or preset.corpus, preset.tokenizer, max_chars=preset.max_chars)
+            train(TrainConfig(model=rung, preset=cfg.preset, out=out, corpus=cfg.corpus,
+                              seed=cfg.seed, device=cfg.device), data=data, progress=progress)  # fmt: skip
+        paths.append(analyze(AnalyzeConfig(checkpoint=out, store_root=root, run_id=rid, device=cfg.device,
+                                           corpus=cfg.corpus, seed=cfg.seed, overwrite=True),
+                             progress=progress))  # fmt: skip
+    print(f"ladder {cfg.preset}: {len(paths)} runs in {root} ({time.perf_counter() - started:.0f}s)")
+    return paths

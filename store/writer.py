@@ -1,0 +1,263 @@
+"""RunWriter: the only way jobs write a run into the store.
+
+A run is ``<root>/<run_id>.zarr``, written by exactly one job. The order is fixed and is
+what makes a run crash-safe:
+
+1. ``RunWriter.create`` makes the run with root attr ``status="writing"``;
+2. the job writes arrays (``write``, or ``array`` + ``write_block`` for big ones);
+3. ``finalize`` sets ``status="complete"`` and only then consolidates the metadata.
+
+Readers list only complete runs, so a dashboard never shows a half-written run. A job
+that died half-way is restarted cleanly by ``create`` (the default) or resumed with
+``open_incomplete``, skipping arrays for which ``has(name)`` is True.
+
+Example:
+    >>> w = RunWriter.create(tmp, run_id="demo", attrs={"config": {"n_layers": 0}})
+    >>> w.write("tokens", np.zeros((2, 5), dtype=np.int32))
+    >>> w.finalize()
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from store import _zarr_io
+from store._paths import (StoreError, jsonable, now, read_marker, check_schema_version,
+                          run_path, run_status, write_marker)
+from store.schema import SCHEMA_VERSION, spec_for
+
+_DONE = "complete"
+"""Array attribute set once an array is fully written (what ``has`` checks on resume)."""
+_RESERVED = ("schema_version", "status")
+
+
+class RunWriter:
+    """Writes one run. Build it with :meth:`create` or :meth:`open_incomplete`."""
+
+    def __init__(self, path: Path, group: zarr.Group) -> None:
+        self.path = path
+        """Directory of the run (``<root>/<run_id>.zarr``)."""
+        self._group = group
+        self._finalized = False
+
+    @property
+    def run_id(self) -> str:
+        """The run id (directory name without ``.zarr``)."""
+        return self.path.name.removesuffix(".zarr")
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def create(cls, root: str | Path, *, run_id: str, attrs: dict[str, Any] | None = None,
+               restart_incomplete: bool = True, overwrite: bool = False) -> RunWriter:
+        """Start a new run ``<root>/<run_id>.zarr`` with ``status="writing"``.
+
+        Args:
+            root: Store root; created (with its ``lab-store.json`` marker) when new.
+            run_id: Plain name of the run.
+            attrs: Root attrs (config, tokenizer, training, provenance...); JSON-able after
+                numpy scalars/arrays, Paths and dataclasses are converted.
+            restart_incomplete: Delete an interrupted run with this id and start afresh.
+            overwrite: Delete even a complete run with this id.
+
+        Returns:
+            The writer.
+
+        Raises:
+            StoreError: a complete run exists (and not ``overwrite``), or an incomplete one
+                exists and ``restart_incomplete`` is False.
+
+        Examples:
+            >>> w = RunWriter.create("lab-store", run_id="attn-only-2l", attrs={"config": cfg})
+        """
+        root = Path(root)
+        write_marker(root)
+        path = run_path(root, run_id)
+        if path.exists():
+            status = run_status(path)
+            if status == "complete" and not overwrite:
+                raise StoreError(f"run {run_id!r} is already complete at {path}: pick another "
+                                 "run id, or force with RunWriter.create(..., overwrite=True) "
+                                 "or by deleting that directory")
+            if status != "complete" and not restart_incomplete:
+                raise StoreError(f"run {run_id!r} at {path} is incomplete: resume it with "
+                                 "RunWriter.open_incomplete or pass restart_incomplete=True")
+            shutil.rmtree(path)
+        meta = jsonable(dict(attrs or {}))
+        clash = [k for k in _RESERVED if k in meta]
+        if clash:
+            raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
+        group = _zarr_io.open_group(path, mode="w-")
+        group.attrs.update({"schema_version": SCHEMA_VERSION, "status": "writing",
+                            "created_at": now(), **meta})
+        return cls(path, group)
+
+    @classmethod
+    def open_incomplete(cls, root: str | Path, run_id: str) -> RunWriter:
+        """Resume writing an interrupted run; arrays already complete are kept.
+
+        Raises:
+            StoreError: the run does not exist or is already complete.
+
+        Examples:
+            >>> w = RunWriter.open_incomplete("lab-store", "attn-only-2l")
+            >>> if not w.has("attn/pattern"): ...
+        """
+        root = Path(root)
+        marker = read_marker(root)
+        if marker is not None:
+            check_schema_version(marker.get("schema_version"), root)
+        path = run_path(root, run_id)
+        status = run_status(path) if path.exists() else "missing"
+        if status in ("missing", "corrupt"):
+            raise StoreError(f"no resumable run {run_id!r} at {path} ({status}): "
+                             "start it with RunWriter.create")
+        if status == "complete":
+            raise StoreError(f"run {run_id!r} is already complete; nothing to resume")
+        return cls(path, _zarr_io.open_group(path, mode="r+"))
+
+    # ----------------------------------------------------------------- arrays
+    def _check_open(self) -> None:
+        if self._finalized:
+            raise StoreError(f"run {self.run_id!r} is finalized; open a new RunWriter to change it")
+
+    def has(self, name: str) -> bool:
+        """True when array ``name`` exists and was completely written."""
+        try:
+            node = self._group[name]
+        except KeyError:
+            return False
+        return isinstance(node, zarr.Array) and node.attrs.get(_DONE) is True
+
+    def _check_sizes(self, name: str, dims: tuple[str, ...], shape: tuple[int, ...]) -> None:
+        """A dim must have one size within a group, or xarray cannot open the group."""
+        parent, _, leaf = name.rpartition("/")
+        try:
+            group = self._group[parent] if parent else self._group
+        except KeyError:
+            return
+        for other_name, other in group.arrays():
+            if other_name == leaf:
+                continue
+            for dim, n in zip(other.metadata.dimension_names or (), other.shape):
+                if dim in dims and shape[dims.index(dim)] != n:
+                    raise StoreError(f"{name}: dim {dim!r} has size {shape[dims.index(dim)]} but "
+                                     f"{parent or '/'}/{other_name} has {n}; one group, one size")
+
+    def array(self, name: str, *, sizes: dict[str, int], attrs: dict[str, Any] | None = None
+              ) -> zarr.Array:
+        """Create array ``name`` with its SCHEMA layout, to be filled block by block.
+
+        Fill it with :meth:`write_block` (fast for whole-shard blocks) or by indexing, then
+        call :meth:`mark_complete`.
+
+        Args:
+            name: Declared array name (templates allowed, e.g. "patching/ioi/result").
+            sizes: Length of every dim of the array (extra dims are ignored).
+            attrs: Extra JSON-able array attributes.
+
+        Raises:
+            StoreError: the name is not declared in SCHEMA, or sizes clash with the group.
+
+        Examples:
+            >>> pat = w.array("attn/pattern", sizes={"layer": 2, "head": 4, "prompt": 64,
+            ...                                      "query_pos": 32, "key_pos": 32})
+        """
+        self._check_open()
+        try:
+            spec = spec_for(name)
+        except KeyError as exc:
+            raise StoreError(exc.args[0] + "; declare it there first") from None
+        shape, _, _ = _zarr_io.resolve_layout(spec, sizes)
+        self._check_sizes(name, spec.dims, shape)
+        return _zarr_io.create_array(self._group, name, spec, sizes,
+                                     jsonable(attrs or {}, where=f"{name}.attrs"))
+
+    def block_length(self, name: str, dim: str) -> int:
+        """Length along ``dim`` of one storage unit (shard, else chunk) of a created array.
+
+        Write blocks that are multiples of it for the fast path.
+        """
+        arr = self._group[name]
+        dims = tuple(arr.metadata.dimension_names)
+        shards = arr.shards or arr.chunks
+        return int(shards[dims.index(dim)])
+
+    def write_block(self, name: str, data: np.ndarray, **start: int) -> None:
+        """Write ``data`` into created array ``name`` at the given per-dim offsets.
+
+        Examples:
+            >>> w.write_block("attn/pattern", batch_patterns, prompt=64)  # other dims at 0
+        """
+        self._check_open()
+        arr = self._group[name]
+        dims = tuple(arr.metadata.dimension_names)
+        unknown = set(start) - set(dims)
+        if unknown:
+            raise ValueError(f"{name} has dims {dims}; got offsets for {sorted(unknown)}")
+        if np.ndim(data) != len(dims):
+            raise ValueError(f"{name} has dims {dims}; got data with shape {np.shape(data)}")
+        _zarr_io.write_block(arr, data, tuple(int(start.get(d, 0)) for d in dims))
+
+    def mark_complete(self, name: str) -> None:
+        """Record that array ``name`` is fully written (``has(name)`` becomes True)."""
+        self._group[name].attrs[_DONE] = True
+
+    def write(self, name: str, data: Any, **extra: Any) -> zarr.Array:
+        """Create array ``name`` from ``data`` in one go and mark it complete.
+
+        Args:
+            name: Declared array name.
+            data: Array-like whose ndim equals the spec's; strings for "string" arrays.
+            **extra: Extra JSON-able array attributes (e.g. ``units="nats"``).
+
+        Examples:
+            >>> w.write("training/loss", np.array(losses, dtype=np.float32))
+        """
+        self._check_open()
+        try:
+            spec = spec_for(name)
+        except KeyError as exc:
+            raise StoreError(exc.args[0] + "; declare it there first") from None
+        data = np.asarray(data, dtype=object if spec.dtype == "string" else None)
+        if data.ndim != len(spec.dims):
+            raise ValueError(f"{name} has dims {spec.dims} but data has shape {data.shape}")
+        if spec.dtype == "string":
+            data = np.asarray([str(x) for x in data.reshape(-1)], dtype=object).reshape(data.shape)
+        arr = self.array(name, sizes=dict(zip(spec.dims, data.shape)), attrs=extra)
+        if data.size:
+            _zarr_io.write_block(arr, data, (0,) * data.ndim)
+        self.mark_complete(name)
+        return arr
+
+    def update_attrs(self, **kv: Any) -> None:
+        """Add or replace root attrs (JSON-able); ``status`` is reserved for finalize.
+
+        Examples:
+            >>> w.update_attrs(training={"final_loss": 2.1, "steps": 3000})
+        """
+        self._check_open()
+        meta = jsonable(kv)
+        clash = [k for k in _RESERVED if k in meta]
+        if clash:
+            raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
+        self._group.attrs.update(meta)
+
+    def finalize(self) -> Path:
+        """Mark the run complete, then consolidate metadata. Call once, last.
+
+        Returns:
+            The run directory.
+
+        Examples:
+            >>> path = w.finalize()
+        """
+        self._check_open()
+        self._group.attrs.update({"status": "complete", "completed_at": now()})
+        _zarr_io.consolidate(self.path)
+        self._finalized = True
+        return self.path
