@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
@@ -98,6 +99,15 @@ def _name_filter(names: NameFilter) -> Callable[[str], bool]:
     return lambda name: name in wanted
 
 
+LIVE_MODELS: weakref.WeakSet[HookedModule] = weakref.WeakSet()
+"""Every set-up model still alive; the test suite checks none of them keeps a hook."""
+
+
+def leaked_hooks() -> list[str]:
+    """Names of hook points (of live models) that still have hooks attached."""
+    return [p.name for m in list(LIVE_MODELS) for p in m.hook_dict.values() if p.has_hooks]
+
+
 class HookedModule(nn.Module):
     """Root module that names its HookPoints and adds hooks only within a context."""
 
@@ -105,6 +115,7 @@ class HookedModule(nn.Module):
 
     def setup(self) -> None:
         """Name every HookPoint after its module path and index them in ``hook_dict``."""
+        LIVE_MODELS.add(self)
         self.hook_dict = {}
         for name, module in self.named_modules():
             if isinstance(module, HookPoint):

@@ -5,7 +5,7 @@ Example:
 
 Checkpoints go to ``<checkpoint_root>/<preset>/<rung>`` (default checkpoint root:
 ``<store_root>/../checkpoints``) and runs to ``<store_root>/<preset>-<rung>.zarr``.
-Re-running skips rungs whose checkpoint is finished and whose run is complete; an
+Re-running skips rungs whose run is complete and trains only what is missing; an
 interrupted training resumes from its last checkpoint, and an interrupted analysis
 restarts cleanly.
 """
@@ -75,7 +75,7 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
     for rung in cfg.rungs:
         rid = run_id(cfg.preset, rung)
         out = ckpt_root / rung
-        if rid in _complete_runs(root) and is_trained(out):
+        if rid in _complete_runs(root):
             print(f"{rid}: complete, skipping")
             paths.append(root / f"{rid}.zarr")
             continue

@@ -65,6 +65,12 @@ DIMS: dict[str, str] = {
     "train_step": "index of a logged optimizer step (coordinate `training/step`)",
     "eval_step": "index of a validation evaluation during training",
     "batch": "in-model batch index (never stored; in-memory only)",
+    "rrt_prompt": "index of a repeated-random-token prompt (run attrs `rrt` say how it was built)",
+    "rrt_query_pos": "attention on RRT prompts: position that attends",
+    "rrt_key_pos": "attention on RRT prompts: position attended to",
+    "mix_level": "mixing-ratio level (coordinate `attn/mix_level`: Attn-W, Attn, AttnRes-W, ...)",
+    "checkpoint": "index of a log-spaced training checkpoint (coordinate `dynamics/step`)",
+    "loss_pos": "position t of a per-token loss: the loss on predicting token t + 1",
 }
 """The one dimension vocabulary: shape comments, zarr dimension_names, xarray dims, axis titles."""
 
@@ -174,6 +180,31 @@ SCHEMA: dict[str, ArraySpec] = {
                              doc="score names: prev_token, induction, ... (coordinate)"),
     "heads/label": ArraySpec(("layer", "head"), "string",
                              doc="taxonomy label of each head ('' when none applies)"),
+    # --- attention on RRT, norm-based mixing ratio (jobs/steps/heads.py) ---------------
+    "attn/rrt_pattern": ArraySpec(("layer", "head", "rrt_prompt", "rrt_query_pos", "rrt_key_pos"),
+                                  "float16", {"layer": 1, "head": 1, "rrt_prompt": 1},
+                                  {"layer": 1, "head": 1, "rrt_prompt": 64},
+                                  hook="blocks.{layer}.attn.hook_pattern",
+                                  doc="attention weights on the repeated-random-token prompts"),
+    "attn/mixing_ratio": ArraySpec(("layer", "mix_level", "prompt", "pos"), "float32",
+                                   {"layer": 1},
+                                   doc="context-mixing ratio per position (Kobayashi et al. 2021)"),
+    "attn/mix_level": ArraySpec(("mix_level",), "string", doc="mixing-ratio level names"),
+    # --- training dynamics over log-spaced checkpoints (jobs/steps/dynamics.py) --------
+    "dynamics/step": ArraySpec(("checkpoint",), "int64", doc="optimizer step of each checkpoint"),
+    "dynamics/tokens_seen": ArraySpec(("checkpoint",), "int64",
+                                      doc="training tokens seen at each checkpoint"),
+    "dynamics/head_scores": ArraySpec(("checkpoint", "layer", "head", "score"), "float32",
+                                      doc="head scores per checkpoint; names in dynamics/score"),
+    "dynamics/score": ArraySpec(("score",), "string", doc="score names of dynamics/head_scores"),
+    "dynamics/loss_by_pos": ArraySpec(("checkpoint", "loss_pos"), "float32",
+                                      doc="mean eval loss at each position (nats)"),
+    "dynamics/loss": ArraySpec(("checkpoint",), "float32", doc="mean eval loss (nats/token)"),
+    "dynamics/icl_score": ArraySpec(("checkpoint",), "float32",
+                                    doc="loss(late token) - loss(early token); negative = ICL"),
+    "dynamics/icl_gain": ArraySpec(("checkpoint",), "float32", doc="-icl_score"),
+    "dynamics/induction_loss": ArraySpec(("checkpoint",), "float32",
+                                         doc="loss on the predictable second half of RRT"),
 }
 """Every array a run may hold. Keys are group paths; ``*`` segments are templates."""
 

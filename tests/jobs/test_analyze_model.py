@@ -1,0 +1,94 @@
+"""Analyze job: our checkpoints and foreign ones become complete, readable store runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from interp_core import ModelConfig, Transformer, save_checkpoint
+from jobs._common import JobError
+from jobs.analyze_model import AnalyzeConfig, analyze
+from jobs.data import prepare_data
+from jobs.train_model import TrainConfig, train
+from store import open_store
+
+
+@pytest.fixture
+def trained(tmp_path, small_preset):
+    data = prepare_data("stdlib", small_preset.tokenizer, max_chars=small_preset.max_chars)
+    cfg = TrainConfig(model="gpt-4l", preset="tiny", out=tmp_path / "ckpt", device="cpu")
+    return train(cfg, data=data, preset=small_preset, progress=False)
+
+
+def test_analyze_our_checkpoint(tmp_path, trained, small_preset):
+    path = analyze(AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "store", device="cpu"),
+                   preset=small_preset, progress=False)
+    run = open_store(tmp_path / "store").run("ckpt")
+    assert run.attrs["config"]["n_layers"] == 4 and run.attrs["training"]["rung"] == "gpt-4l"
+    tokens = run.read("tokens").values
+    assert tokens.shape == (6, 24) and (tokens[:, 0] == 0).all()
+    pattern = run.read("attn/pattern", layer=3, head=1, prompt=2).values.astype(np.float32)
+    assert pattern.shape == (24, 24)
+    np.testing.assert_allclose(pattern.sum(-1), 1.0, atol=2e-2)
+    assert np.allclose(np.triu(pattern, 1), 0)
+    assert run.read("acts/resid").sizes == {"resid_layer": 5, "prompt": 6, "pos": 24, "d_model": 64}
+    assert run.read("acts/mlp_post").sizes["d_mlp"] == 256
+    assert len(run.read("training/loss")) == len(run.read("training/step")) > 0
+    assert run.read("vocab/token_str").values[ord("A")] == "A"
+    ds = xr.open_zarr(path, group="acts", chunks=None)
+    assert ds["resid"].dims == ("resid_layer", "prompt", "pos", "d_model")
+
+
+def test_stored_residual_matches_a_fresh_forward_pass(tmp_path, trained, small_preset):
+    analyze(AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu"),
+            preset=small_preset, progress=False)
+    run = open_store(tmp_path / "s").run("ckpt")
+    from interp_core import load_checkpoint
+
+    model = load_checkpoint(trained)
+    tokens = torch.from_numpy(run.read("tokens").values.astype(np.int64))
+    _, cache = model.run_with_cache(tokens)
+    stored = run.read("acts/resid", resid_layer=4).values.astype(np.float32)
+    np.testing.assert_allclose(stored, cache["blocks.3.hook_resid_post"].numpy(), rtol=2e-3, atol=2e-2)
+
+
+def test_analyze_a_foreign_checkpoint_without_tokenizer(tmp_path, small_preset):
+    cfg = ModelConfig(n_layers=1, d_model=16, n_heads=2, d_head=8, d_vocab=50, n_ctx=32,
+                      normalization_type=None)
+    save_checkpoint(Transformer(cfg, seed=3), tmp_path / "hand-built")
+    analyze(AnalyzeConfig(checkpoint=tmp_path / "hand-built", store_root=tmp_path / "s", device="cpu"),
+            preset=small_preset, progress=False)
+    run = open_store(tmp_path / "s").run("hand-built")
+    assert "random tokens" in run.attrs["prompts"]["prompts"]
+    assert run.read("tokens").values.max() < 50
+    assert not run.has("training/loss")
+
+
+def test_a_complete_run_is_not_overwritten_silently(tmp_path, trained, small_preset):
+    cfg = AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu")
+    analyze(cfg, preset=small_preset, progress=False)
+    with pytest.raises(JobError, match="already complete"):
+        analyze(cfg, preset=small_preset, progress=False)
+
+
+def test_an_interrupted_analysis_is_never_listed_and_restarts_cleanly(tmp_path, trained, small_preset, monkeypatch):
+    import jobs.analyze_model as am
+
+    class Boom:
+        __name__ = "boom"
+
+        @staticmethod
+        def run(ctx, writer):
+            raise RuntimeError("crash in the middle of the analysis")
+
+    monkeypatch.setattr(am, "STEPS", [*am.STEPS, Boom])
+    cfg = AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu")
+    with pytest.raises(RuntimeError):
+        analyze(cfg, preset=small_preset, progress=False)
+    store = open_store(tmp_path / "s")
+    assert store.runs() == [] and store.runs(status="all") == ["ckpt"]
+    monkeypatch.setattr(am, "STEPS", [s for s in am.STEPS if s is not Boom])
+    analyze(cfg, preset=small_preset, progress=False)
+    assert open_store(tmp_path / "s").runs() == ["ckpt"]
