@@ -214,8 +214,8 @@ def bigram_kl(table: FactoredMatrix, corpus: CorpusBigrams, *, block: int = 1024
     for i, start in enumerate(range(0, n, block)):
         lp = torch.log_softmax(table.rows(rows[start:start + block]).float(), dim=-1)  # [block, V]
         lo, hi = starts[i], starts[i + 1]
-        r = torch.as_tensor(corpus.pair_row[lo:hi] - start)
-        c = torch.as_tensor(corpus.pair_next[lo:hi])
+        r = torch.as_tensor(corpus.pair_row[lo:hi] - start, device=lp.device)
+        c = torch.as_tensor(corpus.pair_next[lo:hi], device=lp.device)
         model_lp[lo:hi] = lp[r, c].double().cpu().numpy()
     terms = p * (np.log(np.maximum(p, 1e-300)) - model_lp)
     kl = np.bincount(corpus.pair_row, weights=terms, minlength=n)

@@ -320,7 +320,7 @@ def skip_trigrams(model: Transformer, layer: int = 0, *, candidates: torch.Tenso
                                dest.T[:, None, :].expand(n, k_out, k_dest),
                                ov_v[:, :, None].expand(n, k_out, k_dest),
                                qk_v.T[:, None, :].expand(n, k_out, k_dest)))
-        s, o, d, ov, qk = (torch.cat([r[i].reshape(-1) for r in heads_rows]) for i in range(5))
+        s, o, d, ov, qk = (torch.cat([r[i].reshape(-1) for r in heads_rows]).cpu() for i in range(5))
         order = np.lexsort((-qk.numpy(), -ov.numpy()))[:n_per_head]
         for name, col in zip(("src", "dest", "out", "ov", "qk"), (s, d, o, ov, qk)):
             cols[name].append(col.numpy()[order])

@@ -47,6 +47,30 @@ POSITIONAL_RULES: dict[str, float] = {"inv_positional": 0.9, "pos_frac": 0.5, "i
 ``content`` if ``positional_inv < 0.5``; otherwise ``mixed``."""
 
 
+SCORE_DOCS: dict[str, str] = {
+    "prev_token": "attention to the previous token (natural text)",
+    "current_token": "attention to the query's own position, row 0 excluded (natural text)",
+    "first_token": "attention to BOS / position 0, row 0 excluded (natural text)",
+    "duplicate_token": "attention from the 2nd copy to the same token's 1st copy (RRT)",
+    "induction": "attention to the token after the 1st copy of the current token (RRT)",
+    "prefix_matching": "attention to the successors of every earlier copy (RRT with 3 repeats)",
+    "entropy": "attention entropy / log(#keys): 0 = one key, 1 = uniform (natural text)",
+    "entropy_nats": "attention entropy in nats (natural text)",
+    "mean_distance": "mean query-key distance in tokens (natural text)",
+    "mean_distance_norm": "mean distance / query position: 0 = self, 1 = BOS (natural text)",
+    "induction_arena": "ARENA's diagonal(1 - n).mean() induction score (RRT)",
+    "prev_token_rrt": "previous-token score on the RRT prompts",
+    "duplicate_token_nat": "attention on all earlier copies of the query token (natural text)",
+    "induction_nat": "attention on the successors of earlier copies (natural text)",
+    "positional_inv": "1 - half the L1 distance between patterns on two random sequences",
+    "positional_frac": "std of the position-position score term / sum of all term stds",
+    "induction_tl": "TransformerLens detect_head('induction_head', 'mul') on RRT (max n/(2n+1))",
+    "duplicate_tl": "TransformerLens detect_head('duplicate_token_head', 'mul') on RRT",
+    "first_token_norm": "share of norm-based attention ||a f(x)|| going to BOS (natural text)",
+}
+"""One line per score column of ``heads/scores`` (shown by the Heads page)."""
+
+
 def _as5d(patterns: torch.Tensor) -> tuple[torch.Tensor, bool]:
     if patterns.ndim == 4:
         return patterns.unsqueeze(0), True  # [layer=1, batch, head, query_pos, key_pos]
@@ -545,7 +569,7 @@ def summarise_labels(labels: np.ndarray) -> dict[str, list[str]]:
 
 
 __all__ = [
-    "LABEL_RULES", "POSITIONAL_RULES", "attention_entropy", "bos_score", "classify_positional",
+    "LABEL_RULES", "POSITIONAL_RULES", "SCORE_DOCS", "attention_entropy", "bos_score", "classify_positional",
     "current_token_score", "duplicate_score", "induction_circuit", "induction_score", "label_heads",
     "mean_attention_distance", "pattern_scores", "positional_fraction", "positional_invariance",
     "positional_scores", "prefix_matching_score", "prev_token_score", "score_heads",

@@ -1,0 +1,62 @@
+"""Overview: the ladder of models in the store, their final metrics and loss curves."""
+
+import streamlit as st
+
+from dashboard import charts, data, widgets
+
+root, run_id = widgets.selected_run()
+st.title("Overview")
+st.caption("Every complete run of the model ladder, simplest first: how big it is, what it was "
+           "trained on, and how far its loss fell. Lower validation loss (nats per token) is "
+           "better; perplexity is exp(validation loss).")
+
+table = data.ladder_table(root)
+repeated = table[table["repeat_fraction"] > 0]
+for row in repeated.itertuples():
+    st.info(f"**{row.run}** was trained partly on synthetic repeated sequences: "
+            f"{row.repeat_fraction:.0%} of its training sequences repeat an earlier span of "
+            "themselves (this helps induction heads form in small models). Its losses are "
+            "not directly comparable with runs trained on natural text only.",
+            icon=":material/repeat:")
+
+st.subheader("The ladder")
+st.dataframe(
+    table.drop(columns=["repeat_fraction"]),
+    hide_index=True,
+    column_order=["run", "rung", "n_layers", "n_params", "tokens_seen", "val_loss",
+                  "perplexity", "wall_time_s", "device", "precision", "corpus"],
+    column_config={
+        "run": st.column_config.TextColumn("run", pinned=True),
+        "rung": "rung",
+        "n_layers": st.column_config.NumberColumn("layers", format="%d"),
+        "n_params": st.column_config.NumberColumn("parameters", format="compact"),
+        "tokens_seen": st.column_config.NumberColumn("tokens seen", format="compact"),
+        "val_loss": st.column_config.NumberColumn("validation loss", format="%.3f"),
+        "perplexity": st.column_config.NumberColumn("perplexity", format="%.2f"),
+        "wall_time_s": st.column_config.NumberColumn("wall time (s)", format="%.1f"),
+        "device": "device",
+        "precision": "precision",
+        "corpus": "corpus",
+    },
+)
+
+st.subheader("Loss curves")
+st.caption("Lines: training loss as logged during training. Diamonds: validation loss on "
+           "held-out text. Hover for values; a log x axis shows the early phase changes.")
+left, mid, _ = st.columns([1, 1, 3])
+log_x = left.toggle("Log x axis", key="overview_log_x")
+x_axis = mid.radio("x axis", ["tokens_seen", "step"], key="overview_x", horizontal=True,
+                   format_func=lambda v: {"tokens_seen": "tokens seen", "step": "step"}[v],
+                   label_visibility="collapsed")
+train, val = data.training_curves(root, tuple(table["run"]))
+if train.empty and val.empty:
+    st.info("No run in this store has training curves (runs analysed from imported "
+            "checkpoints have none).", icon=":material/info:")
+else:
+    st.altair_chart(charts.loss_curves(train, val, log_x=log_x, x=x_axis), width="stretch")
+
+with st.expander(f"Configuration of the selected run ({run_id})"):
+    attrs = data.run_attrs(root, run_id)
+    st.caption(widgets.run_caption(root, run_id))
+    st.json({k: attrs.get(k) for k in ("config", "tokenizer", "training", "prompts", "provenance")
+             if k in attrs}, expanded=1)

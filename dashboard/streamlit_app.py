@@ -1,0 +1,62 @@
+"""Entry point of the lab's dashboard: page config, shared sidebar, navigation.
+
+Run from the repository root:
+    streamlit run dashboard                 # same as: streamlit run dashboard/streamlit_app.py
+    INTERP_STORE=/data/store streamlit run dashboard
+
+The sidebar holds the store root (session key ``store_root``) and the run picker shared by
+every page (``run_id``). Pages live in ``dashboard/app_pages/``; registering one is one line
+in :data:`PAGES`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard` puts dashboard/ (not the repository root) on sys.path.
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import data, widgets  # noqa: E402
+
+PAGES: list[tuple[str, str, str]] = [
+    # (page script relative to this file, title, icon), in DESIGN.md's page order.
+    ("app_pages/overview.py", "Overview", ":material/table_chart:"),
+    ("app_pages/attention.py", "Attention", ":material/grid_on:"),
+]
+"""Every page of the app; another page is one more line here."""
+
+
+def main() -> None:
+    """Build the sidebar, check the store, then run the selected page."""
+    st.set_page_config(layout="wide", page_title="Interpretability lab",
+                       page_icon=":material/biotech:")
+    page = st.navigation([st.Page(file, title=title, icon=icon) for file, title, icon in PAGES])
+    st.sidebar.caption("Interpretability lab")
+    root = widgets.store_root_input()
+    try:
+        runs = data.list_runs(root)
+    except data.StoreError as err:
+        st.error(f"Cannot open the store: {err}", icon=":material/error:")
+        st.markdown("Build the demo store (a few minutes on a laptop) with:")
+        st.code(data.build_hint(root or data.DEFAULT_STORE_ROOT), language="bash")
+        st.caption("or type another store root in the sidebar.")
+        st.stop()
+    if not runs:
+        st.warning(f"The store at `{root}` has no complete runs yet: a job may still be "
+                   "writing them. Build or finish them with:", icon=":material/hourglass:")
+        st.code(data.build_hint(root), language="bash")
+        st.stop()
+    widgets.run_picker(root, runs)
+    if st.sidebar.button("Reload store", icon=":material/refresh:",
+                         help="Forget cached data and list the runs again."):
+        data.clear_caches()
+        st.rerun()
+    page.run()
+
+
+main()

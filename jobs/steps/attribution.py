@@ -1,0 +1,106 @@
+"""Analysis step: direct logit attribution and the logit lens on the evaluation prompts.
+
+Writes (all declared in ``store/schema.py``):
+
+- ``dla/correct`` [component, prompt, pos] float32: each component's direct contribution to
+  the logit of the correct next token at every position (frozen final LayerNorm; explicit
+  ``L{l}_attn_bias``, ``ln_final_bias`` and ``unembed_bias`` rows, so a column sums exactly
+  to the logit). The last position has no next token and is NaN.
+- ``dla/logit_diff`` [component, prompt, pos]: the same to ``logit(correct) - logit(rival)``,
+  where the rival is the model's top-scoring other token (``dla/rival`` [prompt, pos]).
+- ``dla/component`` and ``dla/component_layer`` [component]: row labels and their block
+  (-1 embeddings, n_layers the final biases) for the per-block view.
+- ``logit_lens/*`` [resid_layer, prompt, pos(, topk)]: top-k tokens and probabilities read
+  off each residual point with LayerNorm statistics recomputed (``ln_mode="recompute"``),
+  plus the correct token's rank and log-prob and the KL to the final output. The frozen
+  (additive) view is the running sum of ``dla/correct`` over blocks.
+
+Subset: the first ``MAX_PROMPTS`` evaluation prompts (all of them at the tiny and cpu
+presets), every position.
+
+Example:
+    python -m jobs analyze --checkpoint checkpoints/tiny/gpt-4l --store-root lab-store
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from interp_core.analysis import (
+    component_layers,
+    decompose_resid,
+    dla,
+    dla_bias_labels,
+    logit_lens_summary,
+)
+from jobs.analysis_context import AnalysisContext
+from store import RunWriter, hook_names
+
+MAX_PROMPTS = 64
+"""Prompts attributed (the gpu preset has 128; DLA memory grows with components x pos)."""
+LENS_K = 5
+"""Top tokens kept per layer and position."""
+
+
+def _names(ctx: AnalysisContext) -> list[str]:
+    L, cfg = ctx.cfg.n_layers, ctx.cfg
+    names = [hook_names.EMBED] + ([hook_names.POS_EMBED] if cfg.has_pos else [])
+    for layer in range(L):
+        names += [hook_names.attn_out(layer), hook_names.attn(layer, "result"),
+                  hook_names.resid_pre(layer), hook_names.resid_post(layer)]  # fmt: skip
+        if not cfg.attn_only:
+            names.append(hook_names.mlp_out(layer))
+    if cfg.has_ln:
+        names.append(hook_names.ln(None, "ln_final", "scale"))
+    return names
+
+
+@torch.no_grad()
+def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+    """Compute and write ``dla/*`` and ``logit_lens/*`` for the evaluation prompts."""
+    model, names = ctx.model, _names(ctx)
+    tokens = ctx.eval_tokens[:MAX_PROMPTS]
+    P, T = tokens.shape
+    correct, diff, rival = None, None, np.zeros((P, T), dtype=np.int32)
+    lens: dict[str, np.ndarray] = {}
+    labels: list[str] = []
+    for start in range(0, P, ctx.batch_size):
+        batch = tokens[start : start + ctx.batch_size].to(ctx.device)  # [batch, pos]
+        logits, cache = model.run_with_cache(batch, names_filter=names)
+        nxt = batch.roll(-1, dims=1)  # [batch, pos]; the last column is masked below
+        top2 = logits.topk(2, dim=-1).indices  # [batch, pos, 2]
+        other = torch.where(top2[..., 0] == nxt, top2[..., 1], top2[..., 0])
+        stack, labels = decompose_resid(cache, level="head", pos=None, model=model)
+        to_correct = dla(stack, cache, nxt, model=model, pos=None).float().cpu().numpy()
+        to_diff = dla(stack, cache, nxt, other, model=model, pos=None).float().cpu().numpy()
+        if correct is None:
+            correct = np.full((to_correct.shape[0], P, T), np.nan, dtype=np.float32)
+            diff = np.full_like(correct, np.nan)
+        stop = start + batch.shape[0]
+        correct[:, start:stop, :-1], diff[:, start:stop, :-1] = to_correct[..., :-1], to_diff[..., :-1]
+        rival[start:stop] = other.cpu().numpy()
+        summary = logit_lens_summary(cache, nxt, model=model, k=min(LENS_K, ctx.cfg.d_vocab))
+        for key, value in summary.items():
+            value = value.float().cpu().numpy() if value.is_floating_point() else value.cpu().numpy()
+            if key not in lens:
+                lens[key] = np.zeros((value.shape[0], P, *value.shape[2:]), dtype=value.dtype)
+            lens[key][:, start:stop] = value
+    all_labels = labels + dla_bias_labels(model)
+    meta = {"ln_mode": "frozen", "folding": "none: unfolded weights with explicit bias rows",
+            "value_bias": "in_head_results", "last_pos": "NaN (no next token)",
+            "prompts": f"first {P} evaluation prompts"}  # fmt: skip
+    writer.write("dla/component", np.asarray(all_labels, dtype=object))
+    writer.write("dla/component_layer", np.asarray(component_layers(all_labels, ctx.cfg.n_layers), dtype=np.int32))
+    writer.write("dla/correct", correct, **meta, target="correct next token")
+    writer.write("dla/logit_diff", diff, **meta, target="correct next token - dla/rival")
+    writer.write("dla/rival", rival)
+    lens_meta = {"ln_mode": "recompute", "last_pos": "no next token: rank/logprob meaningless"}
+    n_points = lens["top_ids"].shape[0]
+    writer.write("logit_lens/resid_label",
+                 np.asarray([f"{l}_pre" for l in range(n_points - 1)] + ["final_post"], dtype=object))  # fmt: skip
+    writer.write("logit_lens/top_ids", lens["top_ids"].astype(np.int32), **lens_meta)
+    writer.write("logit_lens/top_probs", lens["top_probs"].astype(np.float32), **lens_meta)
+    writer.write("logit_lens/correct_rank", lens["correct_rank"].astype(np.int32), **lens_meta)
+    writer.write("logit_lens/correct_logprob", lens["correct_logprob"].astype(np.float32), **lens_meta)
+    writer.write("logit_lens/kl_to_final", lens["kl_to_final"].astype(np.float32), **lens_meta)

@@ -1,0 +1,109 @@
+"""Analysis step: the bigram table / direct path next to the true corpus bigrams (METHODS §1).
+
+For the N most frequent tokens (N = option ``bigram_tokens``, default 2000; frequency in
+``ctx.train_stream``, else in the evaluation prompts; BOS and unknown left out) it writes,
+from the model's direct-path table ``LN_f(W_E) W_U + b_U``:
+
+- ``bigrams/token`` [bigram_token] (attrs: the agreement summary), ``bigrams/token_count``;
+- ``bigrams/follow_id|prob`` [bigram_token, topk]: "what follows t", softmax of row t;
+- ``bigrams/predict_id|prob``: "what predicts t", predecessors s by P(t | s) over all V;
+- ``bigrams/row_lse`` [d_vocab]: logsumexp of every table row, so the dashboard computes
+  any row or log-prob column from ``weights/*`` with numpy;
+
+and, when the training corpus is known, the same lists from the corpus
+(``bigrams/corpus_*``, predecessors seen at least 10 times) and ``bigrams/kl`` (KL(corpus ||
+model) per token). Without a corpus (foreign checkpoints) the corpus arrays are absent and
+the attrs say why. Nothing is V x V: rows and columns are computed in blocks of 1024.
+
+Options (``ctx.options``): ``bigram_tokens`` (N), ``bigram_k`` (list length, default 10),
+``bigram_max_stream`` (corpus tokens used, default 20M).
+
+Example:
+    python -m jobs analyze --checkpoint checkpoints/tiny/bigram-0l --store-root lab-store
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from interp_core.analysis import (bigram_kl, bigram_table, corpus_bigrams, follow_topk,
+                                  predict_topk)
+from jobs.analysis_context import AnalysisContext
+from store import RunWriter
+
+AGREEMENT_TOP = 500
+"""The issue's headline number: top-1 agreement over the 500 most frequent tokens."""
+
+
+def special_ids(ctx: AnalysisContext) -> list[int]:
+    """BOS and, when the tokenizer has one, the unknown id (left out of frequency lists)."""
+    unk = getattr(ctx.options.get("tokenizer"), "unk_id", None)
+    return [ctx.bos_id] + ([int(unk)] if unk is not None else [])
+
+
+def frequent_tokens(ctx: AnalysisContext, n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """The n most frequent ids (then the rest in id order), their counts, and the source."""
+    V = ctx.cfg.d_vocab
+    if ctx.train_stream is not None:
+        counts, source = np.bincount(np.asarray(ctx.train_stream, np.int64), minlength=V), "train"
+    else:
+        counts = np.bincount(ctx.eval_tokens[:, 1:].reshape(-1).cpu().numpy(), minlength=V)
+        source = "eval_prompts"
+    counts = counts[:V].copy()
+    keep = np.ones(V, dtype=bool)
+    keep[[i for i in special_ids(ctx) if 0 <= i < V]] = False
+    order = np.argsort(-counts, kind="stable")
+    order = order[keep[order]][:n]
+    return order, counts[order], source
+
+
+def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+    """Write the ``bigrams/*`` arrays for ``ctx.model``."""
+    opts = ctx.options
+    n, k = int(opts.get("bigram_tokens", 2000)), int(opts.get("bigram_k", 10))
+    k = min(k, ctx.cfg.d_vocab)
+    ids, counts, source = frequent_tokens(ctx, n)
+    table = bigram_table(ctx.model)
+    with torch.no_grad():
+        row_lse = table.row_logsumexp()  # [V]: one V x V pass in row blocks
+        rows = torch.as_tensor(ids, device=ctx.device)
+        f_prob, f_id = follow_topk(table, rows, k)
+        p_prob, p_id = predict_topk(table, rows, k, row_lse=row_lse)
+    summary: dict = {"n_tokens": len(ids), "k": k, "frequency_source": source,
+                     "convention": "Bigram = LN_f(W_E) W_U + b_U (final LN recomputed per row; "
+                                   "no positional embedding); predict = P(t | s)"}
+    if ctx.train_stream is not None:
+        max_stream = int(opts.get("bigram_max_stream", 20_000_000))
+        corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=max_stream)
+        kl = bigram_kl(table, corpus)
+        seen = corpus.count > 0
+        agree = (f_id[:, 0].cpu().numpy() == corpus.follow_ids[:, 0]) & seen
+        top = slice(0, AGREEMENT_TOP)
+        weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
+        summary |= {
+            "corpus": True, "corpus_tokens_used": corpus.n_stream,
+            "top1_agreement": float(agree[seen].mean()) if seen.any() else float("nan"),
+            f"top1_agreement_top{AGREEMENT_TOP}": float(agree[top][seen[top]].mean())
+            if seen[top].any() else float("nan"),
+            "mean_kl": float(np.nanmean(kl)) if seen.any() else float("nan"),
+            "count_weighted_kl": float((kl[seen] * weights).sum()),
+        }
+        writer.write("bigrams/corpus_follow_id", corpus.follow_ids.astype(np.int32))
+        writer.write("bigrams/corpus_follow_prob", corpus.follow_probs.astype(np.float32))
+        writer.write("bigrams/corpus_predict_id", corpus.predict_ids.astype(np.int32))
+        writer.write("bigrams/corpus_predict_prob", corpus.predict_probs.astype(np.float32))
+        writer.write("bigrams/kl", kl.astype(np.float32), units="nats")
+        counts = corpus.count
+    else:
+        summary |= {"corpus": False,
+                    "corpus_note": "no training corpus for this checkpoint: corpus comparison skipped"}
+    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)  # noqa: E731
+    writer.write("bigrams/token_count", np.asarray(counts, dtype=np.int64))
+    writer.write("bigrams/follow_id", as_np(f_id, np.int32))
+    writer.write("bigrams/follow_prob", as_np(f_prob, np.float32))
+    writer.write("bigrams/predict_id", as_np(p_id, np.int32))
+    writer.write("bigrams/predict_prob", as_np(p_prob, np.float32))
+    writer.write("bigrams/row_lse", as_np(row_lse, np.float32))
+    summary = {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()}
+    writer.write("bigrams/token", ids.astype(np.int32), **summary)

@@ -1,0 +1,104 @@
+"""Analysis step: QK/OV circuits, copying and composition scores, skip-trigrams (METHODS §3).
+
+The model is folded once (LN gains into the reading weights, writing weights and W_U
+centred, value biases into b_O; ``interp_core.analysis.fold_model``) and every circuit uses
+the token vectors ``LNPre(W_E)`` (row convention; see ``interp_core.analysis.circuits``).
+Writes (declared in ``store/schema.py``):
+
+- ``circuits/copying`` [layer, head]: OV eigenvalue copying score;
+- ``circuits/ov_top1|ov_top5`` [layer, head]: full-OV top-k accuracy over the
+  ``circuit_rows`` (default 4096) most frequent source tokens, argmax over the whole vocab;
+- ``circuits/token`` [circuit_token] (the ``circuit_tokens`` = 500 most frequent) with
+  ``circuits/ov_top_id|value`` and ``circuits/qk_top_id|value`` [layer, head,
+  circuit_token, topk]: the output tokens a source raises most / the keys a query attends
+  to most (any other token: computed on the fly from ``weights/*`` by the dashboard);
+- for 2+ layers: ``circuits/comp_mode`` and ``circuits/comp_raw|comp`` [comp_mode,
+  src_layer, src_head, dst_layer, dst_head] (raw; minus the random baseline, whose value
+  is in the attrs);
+- for 1 layer: the skip-trigram table ``circuits/trigram_*`` [trigram] over the
+  ``trigram_candidates`` (default 2000) most frequent source tokens, ``trigram_rows`` (50)
+  rows per head.
+
+0-layer models get nothing. Nothing is V x V: rows are computed in blocks.
+
+Example:
+    python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-1l --store-root lab-store
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from interp_core.analysis import (all_ov_copying_scores, composition_baseline, composition_scores,
+                                  fold_model, full_ov, full_qk, skip_trigrams)
+from jobs.analysis_context import AnalysisContext
+from jobs.steps.bigrams import frequent_tokens
+from store import RunWriter
+
+MODES = ("Q", "K", "V")
+"""Composition types, in ``comp_mode`` order."""
+
+
+def _np(t: torch.Tensor, dtype) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(dtype)
+
+
+@torch.no_grad()
+def _per_head(ctx: AnalysisContext, folded, writer: RunWriter) -> None:
+    cfg, opts = ctx.cfg, ctx.options
+    L, H = cfg.n_layers, cfg.n_heads
+    k = min(int(opts.get("circuit_k", 10)), cfg.d_vocab)
+    acc_rows, _, _ = frequent_tokens(ctx, int(opts.get("circuit_rows", 4096)))
+    tokens, _, _ = frequent_tokens(ctx, int(opts.get("circuit_tokens", 500)))
+    acc_rows_t = torch.as_tensor(acc_rows, device=ctx.device)
+    tokens_t = torch.as_tensor(tokens, device=ctx.device)
+    top1 = np.zeros((L, H), dtype=np.float32)
+    top5 = np.zeros((L, H), dtype=np.float32)
+    shape = (L, H, len(tokens), k)
+    ov_id, qk_id = np.zeros(shape, np.int32), np.zeros(shape, np.int32)
+    ov_val, qk_val = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    for layer in range(L):
+        for head in range(H):
+            ov = full_ov(folded, layer, head, fold=False)
+            _, best = ov.topk_rows(min(5, cfg.d_vocab), rows=acc_rows_t)  # [rows, 5]
+            hit = best == acc_rows_t[:, None]
+            top1[layer, head] = float(hit[:, 0].float().mean())
+            top5[layer, head] = float(hit.any(-1).float().mean())
+            values, ids = ov.topk_rows(k, rows=tokens_t)
+            ov_id[layer, head], ov_val[layer, head] = _np(ids, np.int32), _np(values, np.float32)
+            values, ids = full_qk(folded, layer, head, fold=False).topk_rows(k, rows=tokens_t)
+            qk_id[layer, head], qk_val[layer, head] = _np(ids, np.int32), _np(values, np.float32)
+    writer.write("circuits/ov_top1", top1, rows=len(acc_rows))
+    writer.write("circuits/ov_top5", top5, rows=len(acc_rows))
+    writer.write("circuits/token", tokens.astype(np.int32))
+    writer.write("circuits/ov_top_id", ov_id)
+    writer.write("circuits/ov_top_value", ov_val)
+    writer.write("circuits/qk_top_id", qk_id)
+    writer.write("circuits/qk_top_value", qk_val)
+
+
+def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+    """Write the ``circuits/*`` arrays for ``ctx.model``."""
+    cfg, opts = ctx.cfg, ctx.options
+    if cfg.n_layers == 0:
+        return
+    folded = fold_model(ctx.model)
+    convention = "folded model; token vectors LNPre(W_E); row convention [source/query, out/key]"
+    writer.write("circuits/copying", _np(all_ov_copying_scores(folded, fold=False), np.float32),
+                 convention=convention)
+    _per_head(ctx, folded, writer)
+    if cfg.n_layers >= 2:
+        raw, minus = zip(*(composition_scores(folded, mode, fold=False) for mode in MODES))
+        base = composition_baseline(cfg.d_model, cfg.d_head)
+        writer.write("circuits/comp_mode", np.asarray(MODES, dtype=object))
+        writer.write("circuits/comp_raw", _np(torch.stack(raw), np.float32), baseline=base)
+        writer.write("circuits/comp", _np(torch.stack(minus), np.float32), baseline=base,
+                     baseline_rule="mean score of 200 random Gaussian head pairs (~1/sqrt(d_model))")
+    if cfg.n_layers == 1 or opts.get("skip_trigrams"):
+        cand, _, _ = frequent_tokens(ctx, int(opts.get("trigram_candidates", 2000)))
+        table = skip_trigrams(folded, 0, candidates=torch.as_tensor(cand, device=ctx.device),
+                              n_per_head=int(opts.get("trigram_rows", 50)), fold=False)
+        dtypes = {"ov": np.float32, "qk": np.float32, "copying": np.int8}
+        for name, column in table.items():
+            writer.write(f"circuits/trigram_{name}", np.asarray(column).astype(dtypes.get(name, np.int32)))

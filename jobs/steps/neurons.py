@@ -1,0 +1,58 @@
+"""Analysis step: residual-stream norms and MLP neuron statistics on the evaluation prompts.
+
+Writes (all declared in ``store/schema.py``):
+
+- ``neurons/resid_norm`` [resid_layer, pos]: mean L2 norm of the residual stream (every model).
+- For models with MLPs: ``neurons/fire_rate``, ``inactive_frac``, ``dead``, ``saturated``
+  [layer, d_mlp]; ``hist_counts`` / ``hist_edges`` (post-activation histogram per layer);
+  ``log_fire_hist`` [layer, fire_bin]; ``top_prompt`` / ``top_pos`` / ``top_act``
+  [layer, d_mlp, topk] (max-activating contexts, one position per prompt, BOS excluded);
+  ``logit_top_ids`` / ``logit_top_values`` [layer, d_mlp, logit_k] (direct-path logit effect,
+  approximate: ignores the final LayerNorm's scale).
+
+Definitions (METHODS §12.1): firing is ``pre > 0``; dead is never firing on the sample;
+saturated is ``pre < -3`` on more than 99% of tokens. Sample: every evaluation prompt.
+
+Example:
+    python -m jobs analyze --checkpoint checkpoints/tiny/gpt-4l --store-root lab-store
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interp_core.analysis import neuron_logit_effect, neuron_stats
+from jobs.analysis_context import AnalysisContext
+from store import RunWriter
+
+TOP_K = 20
+"""Max-activating prompts kept per neuron (METHODS §12.1)."""
+LOGIT_K = 10
+"""Top logit-effect tokens kept per neuron."""
+
+
+def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+    """Compute and write ``neurons/*``."""
+    stats = neuron_stats(ctx.model, ctx.eval_tokens, k=TOP_K, batch_size=ctx.batch_size)
+    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)  # noqa: E731
+    writer.write("neurons/resid_norm", as_np(stats["resid_norm"], np.float32),
+                 definition="mean over prompts of ||resid||_2; resid_pre of each block, then final resid_post")  # fmt: skip
+    if "fire_rate" not in stats:
+        return
+    meta = stats["meta"]
+    writer.write("neurons/fire_rate", as_np(stats["fire_rate"], np.float32), **meta)
+    writer.write("neurons/inactive_frac", as_np(stats["inactive_frac"], np.float32), **meta)
+    writer.write("neurons/dead", as_np(stats["dead"], np.int32), **meta)
+    writer.write("neurons/saturated", as_np(stats["saturated"], np.int32), **meta)
+    writer.write("neurons/hist_counts", as_np(stats["hist_counts"], np.float32))
+    writer.write("neurons/hist_edges", as_np(stats["hist_edges"], np.float32))
+    writer.write("neurons/log_fire_hist", as_np(stats["log_fire_hist"], np.float32),
+                 bins="[-inf,-6), [-6,-5), [-5,-4), [-4,-3), [-3,-2), [-2,-1), [-1,0]")  # fmt: skip
+    writer.write("neurons/top_prompt", as_np(stats["top_prompt"], np.int32), **meta)
+    writer.write("neurons/top_pos", as_np(stats["top_pos"], np.int32), **meta)
+    writer.write("neurons/top_act", as_np(stats["top_act"], np.float32), **meta)
+    k = min(LOGIT_K, ctx.cfg.d_vocab)
+    effects = [neuron_logit_effect(ctx.model, layer, k=k) for layer in range(ctx.cfg.n_layers)]
+    note = "W_out[n] diag(ln_final.w) W_U: direct path only, final LN scale ignored (approximate)"
+    writer.write("neurons/logit_top_ids", np.stack([as_np(i, np.int32) for i, _ in effects]), definition=note)
+    writer.write("neurons/logit_top_values", np.stack([as_np(v, np.float32) for _, v in effects]), definition=note)

@@ -1,0 +1,154 @@
+"""Analysis step: activation, attribution and path patching experiments.
+
+Experiments:
+
+- ``induction`` (built in): clean = the repeated-random-token prompts (``ctx.rrt``);
+  corrupted = the same with the first half replaced by another prompt's first half. Metric:
+  at the second-to-last position, logit(r_n) - logit(s_n) (r_n = the token induction
+  predicts, s_n = the corrupted first half's token there), normalised to 0 = corrupted,
+  1 = clean.
+- the user's prompt-pair file (``--patching FILE``, ``ctx.options["patching_file"]``), named
+  by its ``name`` key or file stem; metric at the last position.
+
+Per experiment ``patching/<name>/`` holds (declared in ``store/schema.py``):
+``act_<granularity>`` (denoising activation patching, one array per granularity of
+``interp_core.analysis.GRANULARITIES``; attention-only models skip resid_mid and mlp_out),
+``atp_<granularity>`` [direction, ...] (attribution patching, 0 = denoise, 1 = noise),
+``path_to_logits`` [layer, head] and ``path_to_next`` [layer, head, recv_head, qkv_input]
+(noising path patching: each head's corrupted output only along its path into the logits
+or a next-layer head's q/k/v), ``dla`` [component, pair] (DLA to the answer - wrong logit
+difference on the clean prompts), ``positions`` (positions the sweeps cover), the tokens and
+answers. Root attr ``patching`` maps each experiment to its metric, direction and meaning
+(or to ``skipped`` with the reason, e.g. when clean and corrupted metrics coincide).
+
+Subset: when layer x head x pos exceeds ``MAX_CELLS`` the per-position sweeps cover an
+evenly spaced subset of positions (always including the metric position); ``positions``
+lists them.
+
+Example:
+    python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \\
+        --patching ioi.toml
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from interp_core.analysis import (
+    GRANULARITIES,
+    LogitDiffMetric,
+    activation_patch,
+    attribution_grid,
+    attribution_patch,
+    decompose_resid,
+    dla,
+    dla_bias_labels,
+    granularity_hooks,
+    path_patch_sweep,
+)
+from interp_core.prompt_pairs import PromptPairError, load_prompt_pairs
+from jobs._common import JobError
+from jobs.analysis_context import AnalysisContext
+from store import RunWriter
+
+MAX_CELLS = 4096
+"""Most (layer, pos, head) cells one per-position sweep may have; beyond, positions are subsampled."""
+
+
+def induction_pair(rrt_tokens: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clean RRT prompts, the corrupted copy (first half from the next prompt), answer, wrong."""
+    clean = rrt_tokens.clone()  # [prompt, 1 + 2n]
+    corrupted = clean.clone()
+    corrupted[:, 1 : n + 1] = clean.roll(1, dims=0)[:, 1 : n + 1]
+    return clean, corrupted, clean[:, -1].clone(), corrupted[:, n].clone()
+
+
+def sweep_positions(n_layers: int, n_heads: int, length: int, metric_pos: int) -> list[int]:
+    """Every position, or an even subset (with the metric position) past MAX_CELLS."""
+    keep = max(2, MAX_CELLS // max(n_layers * n_heads, 1))
+    if length <= keep:
+        return list(range(length))
+    subset = set(np.linspace(0, length - 1, keep - 1).round().astype(int).tolist())
+    return sorted(subset | {metric_pos % length})
+
+
+def _granularities(ctx: AnalysisContext) -> list[str]:
+    skip = {"resid_mid", "mlp_out"} if ctx.cfg.attn_only else set()
+    return [name for name in GRANULARITIES if name not in skip]
+
+
+def run_experiment(ctx: AnalysisContext, writer: RunWriter, name: str, clean: torch.Tensor,
+                   corrupted: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor,
+                   metric_pos: int, about: dict) -> dict:  # fmt: skip
+    """Run every sweep of one experiment and write ``patching/<name>/*``; returns its attrs."""
+    model, L, H = ctx.model, ctx.cfg.n_layers, ctx.cfg.n_heads
+    clean, corrupted = clean.to(ctx.device), corrupted.to(ctx.device)
+    answer, wrong = answer.to(ctx.device), wrong.to(ctx.device)
+    if L == 0:
+        return about | {"skipped": "a 0-layer model has no components to patch"}
+    try:
+        metric = LogitDiffMetric.from_runs(model, clean, corrupted, answer, wrong, pos=metric_pos)
+    except ValueError as err:
+        return about | {"skipped": str(err)}
+    group = f"patching/{name}"
+    positions = sweep_positions(L, H, clean.shape[1], metric_pos)
+    names = _granularities(ctx)
+    with torch.no_grad():
+        logits, clean_cache = model.run_with_cache(clean)
+    hooks = sorted({h for g in names for h in granularity_hooks(g, L)})
+    attr = {d: attribution_patch(model, clean, corrupted, metric, hooks, direction=d)
+            for d in ("denoise", "noise")}  # fmt: skip
+    for gname in names:
+        gran = GRANULARITIES[gname]
+        act = activation_patch(model, clean_cache, corrupted, gran.kind, gran.axes, metric,
+                               positions=positions if "pos" in gran.axes else None)  # fmt: skip
+        writer.write(f"{group}/act_{gname}", act.numpy().astype(np.float32), direction="denoise",
+                     patched=gran.doc, axes=list(gran.axes))  # fmt: skip
+        grids = [attribution_grid(attr[d], gname, L, positions if "pos" in gran.axes else None)
+                 for d in ("denoise", "noise")]  # fmt: skip
+        writer.write(f"{group}/atp_{gname}", torch.stack(grids).numpy().astype(np.float32),
+                     directions=["denoise", "noise"], patched=gran.doc)  # fmt: skip
+    to_logits, to_next = path_patch_sweep(model, clean, corrupted, metric)
+    writer.write(f"{group}/path_to_logits", to_logits.numpy().astype(np.float32), direction="noise")
+    writer.write(f"{group}/path_to_next", to_next.numpy().astype(np.float32), direction="noise",
+                 inputs=["q", "k", "v"], receivers="heads of the next layer (last layer NaN)")  # fmt: skip
+    stack, labels = decompose_resid(clean_cache, level="head", pos=metric_pos, model=model)
+    contrib = dla(stack, clean_cache, answer, wrong, model=model, pos=metric_pos)  # [component, pair]
+    writer.write(f"{group}/component", np.asarray(labels + dla_bias_labels(model), dtype=object))
+    writer.write(f"{group}/dla", contrib.float().cpu().numpy())
+    writer.write(f"{group}/positions", np.asarray(positions, dtype=np.int32))
+    for key, value in (("clean_tokens", clean), ("corrupted_tokens", corrupted), ("answer", answer), ("wrong", wrong)):
+        writer.write(f"{group}/{key}", value.cpu().numpy().astype(np.int32))
+    return about | metric.meta | {
+        "direction": "activation patching: denoise (clean into corrupted); path patching: noise",
+        "granularities": names, "n_pairs": int(clean.shape[0]), "n_positions_swept": len(positions),
+        "positions_subset": len(positions) < clean.shape[1],
+        "clean_model_accuracy": float((logits[:, metric_pos].argmax(-1) == answer).float().mean()),
+    }  # fmt: skip
+
+
+def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+    """Run the built-in induction experiment and the user's prompt-pair file, if given."""
+    experiments: dict[str, dict] = {}
+    clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n)
+    experiments["induction"] = run_experiment(
+        ctx, writer, "induction", clean, corrupted, answer, wrong, metric_pos=-2,
+        about={"what": "repeated random tokens; corrupted: first half replaced by another prompt's",
+               "answer": "r_n (the token induction predicts)", "wrong": "s_n (corrupted first half)"},
+    )  # fmt: skip
+    path = ctx.options.get("patching_file")
+    if path:
+        try:
+            pairs = load_prompt_pairs(path, ctx.options.get("tokenizer"))
+        except PromptPairError as err:
+            raise JobError(str(err)) from None
+        if pairs.name in experiments:
+            raise JobError(f"{path}: experiment name {pairs.name!r} is taken; set another `name`")
+        if pairs.clean.shape[1] > ctx.cfg.n_ctx:
+            raise JobError(f"{path}: prompts of {pairs.clean.shape[1]} tokens exceed n_ctx={ctx.cfg.n_ctx}")
+        experiments[pairs.name] = run_experiment(
+            ctx, writer, pairs.name, pairs.clean, pairs.corrupted, pairs.answer, pairs.wrong,
+            metric_pos=-1, about={"what": f"user prompt pairs from {path}", "pairs": pairs.texts},
+        )  # fmt: skip
+    writer.update_attrs(patching=experiments)

@@ -1,0 +1,74 @@
+"""jobs/steps/patching.py: the built-in induction experiment and a user prompt-pair file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from interp_core.analysis import GRANULARITIES, induction_circuit
+from interp_core.prompts import repeated_random_tokens
+from interp_core.tokenizers import load_tokenizer
+from jobs._common import JobError
+from jobs.analysis_context import AnalysisContext
+from jobs.steps import patching
+from store import RunWriter, open_store
+
+
+def _ctx(model, tmp_path: Path, **options) -> AnalysisContext:
+    V = model.cfg.d_vocab
+    tokens = torch.randint(1, V, (4, 12), generator=torch.Generator().manual_seed(0))
+    rrt = repeated_random_tokens(n=8, batch=4, pool=range(1, V), bos_id=0, seed=0)
+    return AnalysisContext(run_id="r", model=model, device=torch.device("cpu"), eval_tokens=tokens,
+                           rrt=rrt, bos_id=0, token_strs=[str(i) for i in range(V)],
+                           checkpoint_dir=tmp_path, options=options, batch_size=4)  # fmt: skip
+
+
+def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
+    model = induction_circuit(d_vocab=24, n_ctx=40)
+    writer = RunWriter.create(tmp_path / "store", run_id="r")
+    patching.run(_ctx(model, tmp_path), writer)
+    writer.finalize()
+    run = open_store(tmp_path / "store").run("r")
+    meta = run.attrs["patching"]["induction"]
+    assert "skipped" not in meta and meta["clean_logit_diff"] > meta["corrupted_logit_diff"]
+    L, H, T = model.cfg.n_layers, model.cfg.n_heads, 17
+    assert run.read("patching/induction/positions").shape == (T,)
+    for name, gran in GRANULARITIES.items():
+        if name in ("resid_mid", "mlp_out"):
+            assert not run.has(f"patching/induction/act_{name}")  # attention-only
+            continue
+        sizes = {"layer": L, "head": H, "pos": T}
+        act = run.read(f"patching/induction/act_{name}")
+        assert act.shape == tuple(sizes[a] for a in gran.axes), name
+        assert run.read(f"patching/induction/atp_{name}").shape == (2, *act.shape)
+    resid = run.read("patching/induction/act_resid_pre").values
+    np.testing.assert_allclose(resid[0, :9].sum(), 1.0, atol=0.3)  # first-half positions carry it
+    heads = run.read("patching/induction/act_z_head").values
+    assert heads.max() > 0.5
+    assert run.read("patching/induction/path_to_next").shape == (L, H, H, 3)
+    dla = run.read("patching/induction/dla").values
+    assert dla.shape[0] == len(run.read("patching/induction/component").values)
+    np.testing.assert_allclose(dla.sum(0).mean(), meta["clean_logit_diff"], rtol=1e-4)
+
+
+def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
+    model = induction_circuit(d_vocab=256, n_ctx=40)
+    tok = load_tokenizer({"name": "bytes"})
+    good = tmp_path / "copy.toml"
+    good.write_text('name = "copy"\n[[pair]]\nclean = "abcdab"\ncorrupted = "xyzdab"\n'
+                    'answer = "c"\nwrong = "z"\n')  # fmt: skip
+    writer = RunWriter.create(tmp_path / "store", run_id="r")
+    patching.run(_ctx(model, tmp_path, patching_file=good, tokenizer=tok), writer)
+    writer.finalize()
+    run = open_store(tmp_path / "store").run("r")
+    assert set(run.attrs["patching"]) == {"induction", "copy"}
+    if "skipped" not in run.attrs["patching"]["copy"]:
+        assert run.read("patching/copy/act_z_head").shape == (2, model.cfg.n_heads)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[pair]]\nclean = "ab"\ncorrupted = "xyz"\nanswer = "c"\nwrong = "z"\n')
+    writer = RunWriter.create(tmp_path / "store2", run_id="r")
+    with pytest.raises(JobError, match="same token length"):
+        patching.run(_ctx(model, tmp_path, patching_file=bad, tokenizer=tok), writer)
