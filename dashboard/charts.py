@@ -98,8 +98,9 @@ def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, start: int 
         "value": np.round(pattern[keep].astype(float), 4),
     })
     cell = cell_px or int(np.clip(720 // max(n_q, n_k, 1), 6, 22))
-    label_size = 11 if cell >= 11 else 9 if cell >= 8 else 7
-    axis = dict(labelFontSize=label_size, labelLimit=120, ticks=False, domain=False)
+    label_size = int(np.clip(cell - 2, 6, 11))  # one label per row: no thinning
+    axis = dict(labelFontSize=label_size, labelLimit=120, ticks=False, domain=False,
+                labelOverlap=False)
     chart = alt.Chart(frame).mark_rect().encode(
         x=alt.X("key:O", sort=labels, title="key position (attended to)",
                 axis=alt.Axis(labelAngle=-90, orient="top", **axis)),
@@ -108,7 +109,7 @@ def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, start: int 
                         legend=alt.Legend(orient="right", gradientLength=200, format=".1f")),
         tooltip=[alt.Tooltip("query:N", title="query"), alt.Tooltip("key:N", title="key"),
                  alt.Tooltip("value:Q", title=value_title, format=".3f")],
-    ).properties(width=cell * n_k, height=cell * n_q)
+    ).properties(width=alt.Step(cell), height=alt.Step(cell))
     if title:
         chart = chart.properties(title=title)
     return chart.configure_view(stroke=None, fill="#fafafa")
@@ -128,7 +129,7 @@ def loss_curves(train: pd.DataFrame, val: pd.DataFrame, *, log_x: bool = False,
         train = train[train[x] > 0]
         val = val[val[x] > 0]
     x_title = {"tokens_seen": "tokens seen", "step": "optimizer step"}.get(x, x)
-    scale = alt.Scale(type="log") if log_x else alt.Scale(zero=False)
+    scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(zero=False, nice=False)
     runs = list(dict.fromkeys([*train["run"], *val["run"]]))  # keep the caller's (ladder) order
     color = alt.Color("run:N", scale=alt.Scale(scheme=RUN_PALETTE, domain=runs), title="run")
     x_enc = alt.X(f"{x}:Q", scale=scale, title=x_title, axis=alt.Axis(format="~s"))
@@ -139,7 +140,7 @@ def loss_curves(train: pd.DataFrame, val: pd.DataFrame, *, log_x: bool = False,
                  alt.Tooltip("tokens_seen:Q", title="tokens seen", format=","),
                  alt.Tooltip("loss:Q", title="training loss", format=".3f")],
     )
-    points = alt.Chart(val).mark_point(filled=True, size=60, stroke="white", strokeWidth=1).encode(
+    points = alt.Chart(val).mark_point(filled=True, size=110, stroke="white", strokeWidth=1.5).encode(
         x=x_enc, y=alt.Y("val_loss:Q", title=y_title), color=color,
         shape=alt.value("diamond"),
         tooltip=["run:N", alt.Tooltip("step:Q", title="step"),
@@ -154,7 +155,8 @@ body { margin: 0; font-family: "Source Sans Pro", "Source Sans 3", sans-serif; c
 .hint { font-size: 13px; color: #6b6f7b; margin: 0 0 8px 0; }
 .text { line-height: 2.0; font-family: "Source Code Pro", ui-monospace, monospace;
         font-size: 13px; }
-.tok { padding: 2px 1px; margin: 0 1px; border-radius: 3px; cursor: pointer;
+.tok { display: inline-block; line-height: 1.35; padding: 1px 2px; margin: 2px 1px;
+       border-radius: 3px; cursor: pointer;
        border: 1px solid #e6e8ee; white-space: pre; transition: background-color 80ms; }
 .tok.query { outline: 2px solid #ff4b4b; outline-offset: 0; }
 .tok.future { color: #b8bcc6; }
@@ -188,7 +190,8 @@ function show(q) {
     el.style.color = v > 0.55 ? "white" : "";
     el.title = `pos ${k}: ${(v * 100).toFixed(1)}% of pos ${q}'s attention`;
   });
-  status.textContent = q === null ? "" : `query: position ${q}` + (pinned === null ? "" : " (pinned; click again to release)");
+  const pin = pinned === null ? "" : " (pinned; click again to release)";
+  status.textContent = q === null ? "" : `query: position ${q}${pin}`;
 }
 toks.forEach((el, q) => {
   el.addEventListener("mouseenter", () => { if (pinned === null) show(q); });

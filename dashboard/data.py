@@ -12,7 +12,8 @@ Example:
     >>> from dashboard import data
     >>> data.list_runs("lab-store")
     ['bigram-0l', 'attn-only-1l', 'attn-only-2l', 'gpt-4l']
-    >>> data.read_array("lab-store", "attn-only-2l", "attn/pattern", layer=1, head=3, prompt=0).shape
+    >>> data.read_array("lab-store", "attn-only-2l", "attn/pattern", layer=1, head=3,
+    ...                 prompt=0).shape
     (64, 64)
 """
 
@@ -31,7 +32,8 @@ __all__ = [
     "DEFAULT_STORE_ROOT", "LADDER_ORDER", "StoreError", "build_hint", "default_store_root",
     "open_store", "open_run", "list_runs", "run_attrs", "run_arrays", "has_array",
     "read_array", "token_strs", "prompt_tokens", "n_layers", "ladder_table", "training_curves",
-    "PromptSet", "prompt_sets", "attention_pattern", "head_label", "clear_caches",
+    "PromptSet", "NATURAL", "REPEATED", "prompt_sets", "rrt_placeholder_tokens", "array_sizes", "attention_pattern",
+    "head_label", "clear_caches",
 ]
 
 DEFAULT_STORE_ROOT = "./lab-store"
@@ -156,9 +158,10 @@ def token_strs(root: str, run_id: str) -> list[str]:
     return [str(i) for i in range(d_vocab)]
 
 
-def prompt_tokens(root: str, run_id: str, prompt: int, tokens_name: str = "tokens") -> list[str]:
+def prompt_tokens(root: str, run_id: str, prompt: int, tokens_name: str = "tokens",
+                  prompt_dim: str = "prompt") -> list[str]:
     """Token strings of one prompt (a row of ``tokens_name``), unescaped."""
-    ids = read_array(root, run_id, tokens_name, prompt=prompt)
+    ids = read_array(root, run_id, tokens_name, **{prompt_dim: prompt})
     vocab = token_strs(root, run_id)
     return [vocab[i] if 0 <= i < len(vocab) else f"<{i}>" for i in ids.tolist()]
 
@@ -255,20 +258,33 @@ class PromptSet(NamedTuple):
     norm_pattern: str
     """Array of norm-based attention, same dims (may be absent)."""
     tokens: str
-    """Array of token ids (prompt, pos)."""
+    """Array of token ids (prompt_dim, position)."""
+    prompt_dim: str = "prompt"
+    """Name of the prompt dim in these arrays ("prompt" or "rrt_prompt")."""
 
 
 NATURAL = PromptSet("Natural text", "attn/pattern", "attn/norm_pattern", "tokens")
 """The evaluation prompts (validation-split text windows)."""
 REPEATED = PromptSet("Repeated random tokens", "attn/rrt_pattern", "attn/rrt_norm_pattern",
-                     "rrt/tokens")
+                     "rrt/tokens", prompt_dim="rrt_prompt")
 """BOS + n random tokens + the same n again: where induction heads show their stripe."""
 
 
 def prompt_sets(root: str, run_id: str) -> list[PromptSet]:
-    """The prompt sets whose attention patterns (and token ids) the run holds."""
+    """The prompt sets whose attention patterns the run holds (natural text needs its tokens)."""
     names = set(run_arrays(root, run_id))
-    return [s for s in (NATURAL, REPEATED) if s.pattern in names and s.tokens in names]
+    return [s for s in (NATURAL, REPEATED)
+            if s.pattern in names and (s.tokens in names or s is REPEATED)]
+
+
+def rrt_placeholder_tokens(n_pos: int) -> list[str]:
+    """Labels for a repeated-random-token prompt stored without its ids: BOS, r1..rn, r1..rn.
+
+    The identity of random tokens does not matter for reading the pattern; their place in
+    the repeat does.
+    """
+    n = max((n_pos - 1) // 2, 1)
+    return ["BOS"] + [f"r{(i % n) + 1}" for i in range(n_pos - 1)]
 
 
 def attention_pattern(root: str, run_id: str, *, layer: int, head: int, prompt: int,
@@ -281,12 +297,19 @@ def attention_pattern(root: str, run_id: str, *, layer: int, head: int, prompt: 
             share the 0..1 colour scale.
     """
     name = prompt_set.norm_pattern if norm else prompt_set.pattern
-    pattern = read_array(root, run_id, name, layer=layer, head=head, prompt=prompt)
+    pattern = read_array(root, run_id, name, layer=layer, head=head,
+                         **{prompt_set.prompt_dim: prompt})
     pattern = np.nan_to_num(pattern.astype(np.float32))
     if norm:
         sums = pattern.sum(axis=-1, keepdims=True)
         pattern = np.divide(pattern, sums, out=np.zeros_like(pattern), where=sums > 0)
     return pattern
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def array_sizes(root: str, run_id: str, name: str) -> dict[str, int]:
+    """Dim name -> length of array ``name``."""
+    return open_run(root, run_id).sizes(name)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

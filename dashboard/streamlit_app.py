@@ -23,12 +23,20 @@ import streamlit as st  # noqa: E402
 
 from dashboard import data, widgets  # noqa: E402
 
+# Every page of the app, in DESIGN.md's page order: (script relative to this file, title,
+# icon). Another page is one more line. (No bare string below: Streamlit would print it.)
 PAGES: list[tuple[str, str, str]] = [
-    # (page script relative to this file, title, icon), in DESIGN.md's page order.
     ("app_pages/overview.py", "Overview", ":material/table_chart:"),
+    ("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:"),
+    ("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:"),
     ("app_pages/attention.py", "Attention", ":material/grid_on:"),
+    ("app_pages/heads.py", "Heads", ":material/view_module:"),
+    ("app_pages/circuits.py", "Circuits", ":material/hub:"),
+    ("app_pages/attribution.py", "Attribution", ":material/bar_chart:"),
+    ("app_pages/patching.py", "Patching", ":material/healing:"),
+    ("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:"),
+    ("app_pages/neurons.py", "Neurons", ":material/scatter_plot:"),
 ]
-"""Every page of the app; another page is one more line here."""
 
 
 def main() -> None:
@@ -56,7 +64,10 @@ def main() -> None:
                          help="Forget cached data and list the runs again."):
         data.clear_caches()
         st.rerun()
-    page.run()
+    try:
+        page.run()
+    except data.StoreError as err:  # e.g. a corrupt chunk: say what is wrong, not a traceback
+        st.error(str(err), icon=":material/error:")
 
 
 main()

@@ -26,7 +26,8 @@ def store_root_input() -> str:
     if not st.session_state.get("store_root"):
         st.session_state["store_root"] = data.default_store_root()
     st.sidebar.text_input("Store root", key="store_root",
-                          help="Directory holding <run_id>.zarr runs (INTERP_STORE sets the default).")
+                          help="Directory holding <run_id>.zarr runs "
+                               "(INTERP_STORE sets the default).")
     return str(st.session_state["store_root"]).strip()
 
 

@@ -34,11 +34,12 @@ from jobs._common import JobError, provenance, resolve_device, seed_everything, 
 from jobs.analysis_context import AnalysisContext, StepCheckpoint
 from jobs.data import prepare_data
 from jobs.presets import PRESETS, TrainPreset
-from jobs.steps import dynamics, heads
+from jobs.steps import attribution, dynamics, heads, neurons, patching
+from jobs.steps import bigrams, circuits, embeddings
 from jobs.train_model import TRAINING_FILE
 from store import RunWriter, StoreError, hook_names
 
-STEPS: list[Any] = [heads, dynamics]
+STEPS: list[Any] = [heads, dynamics, attribution, neurons, patching, bigrams, embeddings, circuits]
 """Analysis steps run after the base arrays, in order: modules with ``run(ctx, writer)``."""
 
 

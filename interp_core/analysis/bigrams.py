@@ -76,9 +76,10 @@ def bigram_table(model: Transformer, ln: str = "recompute") -> FactoredMatrix:
 
 
 @torch.no_grad()
-def follow_topk(table: FactoredMatrix, tokens: torch.Tensor, k: int = 10, *, block: int = 1024
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """"What follows token t": the k most likely next tokens for each of ``tokens``.
+def follow_topk(
+    table: FactoredMatrix, tokens: torch.Tensor, k: int = 10, *, block: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ "What follows token t": the k most likely next tokens for each of ``tokens``.
 
     Returns:
         ``probs`` [N, k] (softmax of row t) and ``ids`` [N, k], most likely first.
@@ -88,9 +89,15 @@ def follow_topk(table: FactoredMatrix, tokens: torch.Tensor, k: int = 10, *, blo
 
 
 @torch.no_grad()
-def predict_topk(table: FactoredMatrix, tokens: torch.Tensor, k: int = 10, *, block: int = 1024,
-                 row_lse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """"What predicts token t": predecessors s ranked by P(t | s) = softmax(Bigram[s])[t].
+def predict_topk(
+    table: FactoredMatrix,
+    tokens: torch.Tensor,
+    k: int = 10,
+    *,
+    block: int = 1024,
+    row_lse: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ "What predicts token t": predecessors s ranked by P(t | s) = softmax(Bigram[s])[t].
 
     Args:
         table: The bigram table.
@@ -106,7 +113,7 @@ def predict_topk(table: FactoredMatrix, tokens: torch.Tensor, k: int = 10, *, bl
     tokens = torch.as_tensor(tokens)
     vals, ids = [], []
     for start in range(0, len(tokens), block):
-        cols = table.columns(tokens[start:start + block]).float() - lse[:, None]  # [V, block]
+        cols = table.columns(tokens[start : start + block]).float() - lse[:, None]  # [V, block]
         v, i = cols.topk(k, dim=0)  # [k, block]
         vals.append(v.T)
         ids.append(i.T)
@@ -139,8 +146,9 @@ class CorpusBigrams:
     """Stream tokens used."""
 
 
-def _topk_groups(group: np.ndarray, value: np.ndarray, item: np.ndarray, n_groups: int, k: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _topk_groups(
+    group: np.ndarray, value: np.ndarray, item: np.ndarray, n_groups: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per group, the k items with the largest value: ([n_groups, k] items, values)."""
     order = np.lexsort((-value, group))
     group, value, item = group[order], value[order], item[order]
@@ -154,8 +162,15 @@ def _topk_groups(group: np.ndarray, value: np.ndarray, item: np.ndarray, n_group
     return ids, vals
 
 
-def corpus_bigrams(stream: np.ndarray, d_vocab: int, tokens: np.ndarray, k: int = 10, *,
-                   min_count: int = 10, max_tokens: int | None = 20_000_000) -> CorpusBigrams:
+def corpus_bigrams(
+    stream: np.ndarray,
+    d_vocab: int,
+    tokens: np.ndarray,
+    k: int = 10,
+    *,
+    min_count: int = 10,
+    max_tokens: int | None = 20_000_000,
+) -> CorpusBigrams:
     """True bigram statistics of a training stream for the given tokens.
 
     Sparse throughout (only observed pairs are kept), so it scales to a 50k vocabulary.
@@ -192,8 +207,18 @@ def corpus_bigrams(stream: np.ndarray, d_vocab: int, tokens: np.ndarray, k: int 
     keys2, counts2 = np.unique(c[keep] * d_vocab + prev[keep], return_counts=True)
     col, pred = keys2 // d_vocab, keys2 % d_vocab
     predict_ids, predict_probs = _topk_groups(col, counts2 / prev_count[pred], pred, n, k)
-    return CorpusBigrams(tokens, count, pair_row, pair_next, counts.astype(np.int64), follow_ids,
-                         follow_probs, predict_ids, predict_probs, int(len(stream)))
+    return CorpusBigrams(
+        tokens,
+        count,
+        pair_row,
+        pair_next,
+        counts.astype(np.int64),
+        follow_ids,
+        follow_probs,
+        predict_ids,
+        predict_probs,
+        len(stream),
+    )
 
 
 @torch.no_grad()
@@ -212,7 +237,9 @@ def bigram_kl(table: FactoredMatrix, corpus: CorpusBigrams, *, block: int = 1024
     starts = np.searchsorted(corpus.pair_row, [*range(0, n, block), n])  # pairs sorted by row
     rows = torch.as_tensor(corpus.tokens)
     for i, start in enumerate(range(0, n, block)):
-        lp = torch.log_softmax(table.rows(rows[start:start + block]).float(), dim=-1)  # [block, V]
+        lp = torch.log_softmax(
+            table.rows(rows[start : start + block]).float(), dim=-1
+        )  # [block, V]
         lo, hi = starts[i], starts[i + 1]
         r = torch.as_tensor(corpus.pair_row[lo:hi] - start, device=lp.device)
         c = torch.as_tensor(corpus.pair_next[lo:hi], device=lp.device)

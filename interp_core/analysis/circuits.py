@@ -74,8 +74,9 @@ def circuit_embedding(model: Transformer, embed: str = "W_E") -> torch.Tensor:
 
 
 @torch.no_grad()
-def full_qk(model: Transformer, layer: int, head: int, *, embed: str = "W_E", fold: bool = True
-            ) -> FactoredMatrix:
+def full_qk(
+    model: Transformer, layer: int, head: int, *, embed: str = "W_E", fold: bool = True
+) -> FactoredMatrix:
     """Full QK circuit ``E W_Q^h (E W_K^h)^T`` [V_query, V_key] (no 1/sqrt(d_head))."""
     model = _prepare(model, fold)
     E = circuit_embedding(model, embed)  # [V, d_model]
@@ -84,8 +85,9 @@ def full_qk(model: Transformer, layer: int, head: int, *, embed: str = "W_E", fo
 
 
 @torch.no_grad()
-def full_ov(model: Transformer, layer: int, head: int, *, embed: str = "W_E", fold: bool = True
-            ) -> FactoredMatrix:
+def full_ov(
+    model: Transformer, layer: int, head: int, *, embed: str = "W_E", fold: bool = True
+) -> FactoredMatrix:
     """Full OV circuit ``E W_V^h W_O^h W_U`` [V_source, V_out]."""
     model = _prepare(model, fold)
     E = circuit_embedding(model, embed)  # [V, d_model]
@@ -95,8 +97,14 @@ def full_ov(model: Transformer, layer: int, head: int, *, embed: str = "W_E", fo
 
 
 @torch.no_grad()
-def kcomp_circuit(model: Transformer, prev: tuple[int, int], head: tuple[int, int], *,
-                  embed: str = "W_E", fold: bool = True) -> FactoredMatrix:
+def kcomp_circuit(
+    model: Transformer,
+    prev: tuple[int, int],
+    head: tuple[int, int],
+    *,
+    embed: str = "W_E",
+    fold: bool = True,
+) -> FactoredMatrix:
     """K-composition full circuit ``FM(E W_Q^h, (E W_OV^p W_K^h)^T)`` [V_query, V_prevtoken].
 
     Entry (t, s): how much query token t attends to a key whose previous token is s
@@ -111,12 +119,14 @@ def kcomp_circuit(model: Transformer, prev: tuple[int, int], head: tuple[int, in
 
 def _copying(BA: torch.Tensor) -> torch.Tensor:
     eig = torch.linalg.eigvals(BA.double())  # [..., d_head] complex
-    return eig.sum(-1).real / eig.abs().sum(-1)
+    total = eig.abs().sum(-1)
+    return torch.where(total > 0, eig.sum(-1).real / total.clamp_min(1e-300), 0.0)  # inert head: 0
 
 
 @torch.no_grad()
-def all_ov_copying_scores(model: Transformer, *, embed: str = "W_E", fold: bool = True
-                          ) -> torch.Tensor:
+def all_ov_copying_scores(
+    model: Transformer, *, embed: str = "W_E", fold: bool = True
+) -> torch.Tensor:
     """OV copying score of every head [layer, head] (see :func:`ov_copying_score`).
 
     Uses the d_head x d_head matrix ``W_O (W_U^T... )``: ``W_O^h (W_U E) W_V^h``, whose
@@ -129,8 +139,9 @@ def all_ov_copying_scores(model: Transformer, *, embed: str = "W_E", fold: bool 
     return _copying(W_O @ G @ W_V).float()  # [L, H]
 
 
-def ov_copying_score(model: Transformer, layer: int, head: int, *, embed: str = "W_E",
-                     fold: bool = True) -> float:
+def ov_copying_score(
+    model: Transformer, layer: int, head: int, *, embed: str = "W_E", fold: bool = True
+) -> float:
     """Elhage's eigenvalue copying score ``sum(lambda) / sum(|lambda|)`` of the full OV circuit.
 
     In [-1, 1]: +1 all eigenvalues positive (copying), -1 anti-copying, ~0 no consistent
@@ -140,8 +151,9 @@ def ov_copying_score(model: Transformer, layer: int, head: int, *, embed: str = 
 
 
 @torch.no_grad()
-def topk_accuracy(fm: FactoredMatrix, k: int = 1, *, block: int = 1024,
-                  rows: torch.Tensor | None = None) -> float:
+def topk_accuracy(
+    fm: FactoredMatrix, k: int = 1, *, block: int = 1024, rows: torch.Tensor | None = None
+) -> float:
     """Fraction of source rows t whose own token is among the top-k of row t (METHODS §3.4).
 
     Args:
@@ -181,13 +193,15 @@ def composition_baseline(d_model: int, d_head: int, n_samples: int = 200, seed: 
     G_v, G_k = W_V.mT @ W_V, W_K.mT @ W_K  # [n, dh, dh]
     num = _fro2_chain(G_v, W_O @ W_Q, G_k)
     den = _fro2_chain(G_v, torch.eye(d_head, dtype=X.dtype), W_O @ W_O.mT) * _fro2_chain(
-        W_Q.mT @ W_Q, torch.eye(d_head, dtype=X.dtype), G_k)
+        W_Q.mT @ W_Q, torch.eye(d_head, dtype=X.dtype), G_k
+    )
     return float((num / den).sqrt().mean())
 
 
 @torch.no_grad()
-def composition_scores(model: Transformer, mode: str = "K", baseline: bool = True, *,
-                       fold: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def composition_scores(
+    model: Transformer, mode: str = "K", baseline: bool = True, *, fold: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Q-, K- or V-composition between every earlier head and every later head.
 
     ``score = ||W_OV^{h1} R^{h2}|| / (||W_OV^{h1}|| ||R^{h2}||)`` (Frobenius), with
@@ -218,9 +232,10 @@ def composition_scores(model: Transformer, mode: str = "K", baseline: bool = Tru
     right2 = _fro2_chain(R.mT @ R, eye, G_right)  # [L, H]  ||R||^2
     M = torch.einsum("ahed,bgdf->ahbgef", W_O, R)  # [L1, H1, L2, H2, dh, dh]
     num = _fro2_chain(G_left[:, :, None, None], M, G_right[None, None])  # [L1, H1, L2, H2]
-    raw = (num / (ov2[:, :, None, None] * right2[None, None])).sqrt()
+    den = ov2[:, :, None, None] * right2[None, None]
+    raw = torch.where(den > 0, num / den.clamp_min(1e-300), 0.0).sqrt()  # zero head: score 0
     L = cfg.n_layers
-    later = (torch.arange(L)[:, None, None, None] < torch.arange(L)[None, None, :, None])
+    later = torch.arange(L)[:, None, None, None] < torch.arange(L)[None, None, :, None]
     raw = torch.where(later, raw, torch.zeros_like(raw)).float()
     base = composition_baseline(cfg.d_model, cfg.d_head) if baseline else 0.0
     return raw, torch.where(later, raw - base, torch.zeros_like(raw))
@@ -286,9 +301,17 @@ def path_expansion(model: Transformer, tokens: torch.Tensor) -> dict[str, torch.
 
 
 @torch.no_grad()
-def skip_trigrams(model: Transformer, layer: int = 0, *, candidates: torch.Tensor | None = None,
-                  k_out: int = 5, k_dest: int = 5, n_per_head: int = 50, fold: bool = True,
-                  block: int = 512) -> dict[str, np.ndarray]:
+def skip_trigrams(
+    model: Transformer,
+    layer: int = 0,
+    *,
+    candidates: torch.Tensor | None = None,
+    k_out: int = 5,
+    k_dest: int = 5,
+    n_per_head: int = 50,
+    fold: bool = True,
+    block: int = 512,
+) -> dict[str, np.ndarray]:
     """Skip-trigrams ``[src] ... [dest] -> [out]`` of each head of ``layer`` (METHODS §3.7).
 
     For each head and each ``src`` in ``candidates``: ``out`` in top-``k_out`` of
@@ -305,22 +328,30 @@ def skip_trigrams(model: Transformer, layer: int = 0, *, candidates: torch.Tenso
     E = circuit_embedding(model)  # [V, d_model]
     cand = torch.arange(cfg.d_vocab) if candidates is None else torch.as_tensor(candidates)
     attn, W_U = model.blocks[layer].attn, model.unembed.W_U.detach().float()
-    cols: dict[str, list[np.ndarray]] = {c: [] for c in
-                                        ("head", "src", "dest", "out", "ov", "qk", "copying")}
+    cols: dict[str, list[np.ndarray]] = {
+        c: [] for c in ("head", "src", "dest", "out", "ov", "qk", "copying")
+    }
     for h in range(cfg.n_heads):
         q = E @ attn.W_Q[h].float()  # [V, d_head]
         heads_rows = []
         for start in range(0, len(cand), block):
-            src = cand[start:start + block]
+            src = cand[start : start + block]
             ov_v, out = (E[src] @ attn.W_V[h].float() @ attn.W_O[h].float() @ W_U).topk(k_out)
             qk_v, dest = (q @ (E[src] @ attn.W_K[h].float()).T).topk(k_dest, dim=0)  # [k, blk]
             n = len(src)
             s = src[:, None, None].expand(n, k_out, k_dest)
-            heads_rows.append((s, out[:, :, None].expand(n, k_out, k_dest),
-                               dest.T[:, None, :].expand(n, k_out, k_dest),
-                               ov_v[:, :, None].expand(n, k_out, k_dest),
-                               qk_v.T[:, None, :].expand(n, k_out, k_dest)))
-        s, o, d, ov, qk = (torch.cat([r[i].reshape(-1) for r in heads_rows]).cpu() for i in range(5))
+            heads_rows.append(
+                (
+                    s,
+                    out[:, :, None].expand(n, k_out, k_dest),
+                    dest.T[:, None, :].expand(n, k_out, k_dest),
+                    ov_v[:, :, None].expand(n, k_out, k_dest),
+                    qk_v.T[:, None, :].expand(n, k_out, k_dest),
+                )
+            )
+        s, o, d, ov, qk = (
+            torch.cat([r[i].reshape(-1) for r in heads_rows]).cpu() for i in range(5)
+        )
         order = np.lexsort((-qk.numpy(), -ov.numpy()))[:n_per_head]
         for name, col in zip(("src", "dest", "out", "ov", "qk"), (s, d, o, ov, qk)):
             cols[name].append(col.numpy()[order])

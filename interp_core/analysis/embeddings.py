@@ -30,8 +30,17 @@ __all__ = [
     "tsne",
 ]
 
-CATEGORIES = ("space+capital", "space+lower", "capital", "lower", "digit", "punctuation",
-              "whitespace", "special", "other")
+CATEGORIES = (
+    "space+capital",
+    "space+lower",
+    "capital",
+    "lower",
+    "digit",
+    "punctuation",
+    "whitespace",
+    "special",
+    "other",
+)
 """Token categories in code order (``token_categories`` returns indices into this)."""
 
 _ESCAPES = ("\\n", "\\t", "\\r")
@@ -103,9 +112,16 @@ def pca(X: torch.Tensor | np.ndarray, n_components: int = 2) -> tuple[np.ndarray
     return coords, ratio
 
 
-def tsne(X: torch.Tensor | np.ndarray, *, n_components: int = 2, perplexity: float = 30.0,
-         max_iter: int = 500, pca_dims: int = 50, seed: int = 0, n_jobs: int | None = None
-         ) -> np.ndarray:
+def tsne(
+    X: torch.Tensor | np.ndarray,
+    *,
+    n_components: int = 2,
+    perplexity: float = 30.0,
+    max_iter: int = 500,
+    pca_dims: int = 50,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> np.ndarray:
     """t-SNE coordinates (scikit-learn Barnes-Hut) after a PCA to ``pca_dims`` dims.
 
     Args:
@@ -126,6 +142,17 @@ def tsne(X: torch.Tensor | np.ndarray, *, n_components: int = 2, perplexity: flo
     if X.shape[1] > pca_dims:
         X, _ = pca(X, pca_dims)
     perplexity = float(min(perplexity, max(1.0, (X.shape[0] - 1) / 3)))
-    model = TSNE(n_components=n_components, perplexity=perplexity, max_iter=max(250, max_iter),
-                 init="pca", learning_rate="auto", random_state=seed, n_jobs=n_jobs)
+    # Below a few hundred points the exact gradient is cheaper than Barnes-Hut's tree (and
+    # its OpenMP threads, which only add contention on a busy machine).
+    small = X.shape[0] < 400
+    model = TSNE(
+        n_components=n_components,
+        perplexity=perplexity,
+        max_iter=max(250, max_iter),
+        init="pca",
+        learning_rate="auto",
+        random_state=seed,
+        method="exact" if small else "barnes_hut",
+        n_jobs=1 if small else n_jobs,
+    )
     return model.fit_transform(X).astype(np.float32)

@@ -125,10 +125,16 @@ class FactoredMatrix:
     # ------------------------------------------------------------------ spectra
     @cached_property
     def _svd(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        Ua, Sa, Vha = torch.linalg.svd(self.A, full_matrices=False)  # [..., m, r], [..., r], [..., r, r]
-        Ub, Sb, Vhb = torch.linalg.svd(self.B, full_matrices=False)  # [..., r, r], [..., r], [..., r, n]
+        Ua, Sa, Vha = torch.linalg.svd(
+            self.A, full_matrices=False
+        )  # [..., m, r], [..., r], [..., r, r]
+        Ub, Sb, Vhb = torch.linalg.svd(
+            self.B, full_matrices=False
+        )  # [..., r, r], [..., r], [..., r, n]
         core = Sa[..., :, None] * (Vha @ Ub) * Sb[..., None, :]  # [..., r, r]
-        Uc, S, Vhc = torch.linalg.svd(core, full_matrices=False)  # [..., r, r], [..., r], [..., r, r]
+        Uc, S, Vhc = torch.linalg.svd(
+            core, full_matrices=False
+        )  # [..., r, r], [..., r], [..., r, r]
         U = Ua @ Uc  # [..., m, r]
         V = (Vhc @ Vhb).transpose(-2, -1)  # [..., n, r]
         return U, S, V
@@ -188,14 +194,23 @@ class FactoredMatrix:
 
     def row_blocks(self, block: int = 1024, rows: torch.Tensor | None = None):
         """Yield ``(row_ids, M[row_ids])`` blocks of at most ``block`` rows (2-D only)."""
-        ids = torch.arange(self.ldim, device=self.A.device) if rows is None else torch.as_tensor(
-            rows, device=self.A.device)
+        ids = (
+            torch.arange(self.ldim, device=self.A.device)
+            if rows is None
+            else torch.as_tensor(rows, device=self.A.device)
+        )
         for start in range(0, len(ids), block):
-            chunk = ids[start:start + block]
+            chunk = ids[start : start + block]
             yield chunk, self.A[chunk] @ self.B  # [block, n]
 
-    def topk_rows(self, k: int, *, block: int = 1024, rows: torch.Tensor | None = None,
-                  log_softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def topk_rows(
+        self,
+        k: int,
+        *,
+        block: int = 1024,
+        rows: torch.Tensor | None = None,
+        log_softmax: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k entries of each row, computed in row blocks (METHODS §1.4).
 
         Args:
@@ -216,8 +231,9 @@ class FactoredMatrix:
             idxs.append(i)
         return torch.cat(vals), torch.cat(idxs)
 
-    def topk_columns(self, k: int, *, block: int = 1024, columns: torch.Tensor | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    def topk_columns(
+        self, k: int, *, block: int = 1024, columns: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k entries of each column [columns, k] (row ids), blockwise via ``T``."""
         return self.T.topk_rows(k, block=block, rows=columns)
 

@@ -97,8 +97,10 @@ def center_writing_weights(state: State, cfg: ModelConfig) -> State:
         ValueError: the model has no LayerNorm (then centring would change the outputs).
     """
     if not cfg.has_ln:
-        raise ValueError("center_writing_weights needs a LayerNorm model: without LN the "
-                         "residual mean reaches the unembedding")
+        raise ValueError(
+            "center_writing_weights needs a LayerNorm model: without LN the "
+            "residual mean reaches the unembedding"
+        )
     out = _copy(state)
     keys = ["embed.W_E", "pos_embed.W_pos"]
     for layer in range(cfg.n_layers):
@@ -129,8 +131,14 @@ def fold_value_biases(state: State, cfg: ModelConfig) -> State:
     return out
 
 
-def fold_model(model: Transformer, *, fold_ln: bool = True, center_writing: bool = True,
-               center_unembed_: bool = True, fold_value_bias: bool = True) -> Transformer:
+def fold_model(
+    model: Transformer,
+    *,
+    fold_ln: bool = True,
+    center_writing: bool = True,
+    center_unembed_: bool = True,
+    fold_value_bias: bool = True,
+) -> Transformer:
     """A folded copy of ``model`` (the original is untouched); same log-probs.
 
     Transforms that do not apply (LN folding and writing-weight centring on a model

@@ -336,7 +336,7 @@ def _score_terms(model: torch.nn.Module, cache, layer: int) -> dict[tuple[str, s
     attn = block.attn
     q = {k: torch.einsum("bpd,hde->bphe", v, attn.W_Q) for k, v in parts.items()}
     k_ = {k: torch.einsum("bpd,hde->bphe", v, attn.W_K) for k, v in parts.items()}
-    q["bias"] = (torch.einsum("d,hde->he", bias, attn.W_Q) + attn.b_Q)[None, None]  # [1,1,head,d_head]
+    q["bias"] = (torch.einsum("d,hde->he", bias, attn.W_Q) + attn.b_Q)[None, None]  # [1, 1, head, e]
     k_["bias"] = (torch.einsum("d,hde->he", bias, attn.W_K) + attn.b_K)[None, None]
     size = parts["token"].shape[:2]  # (batch, pos)
     q = {k: v.expand(*size, -1, -1) for k, v in q.items()}  # [batch, pos, head, d_head]
@@ -505,16 +505,18 @@ def score_heads(model: torch.nn.Module, nat_tokens: torch.Tensor, rrt_tokens: to
 
 def positional_scores(model: torch.nn.Module, random_seqs: torch.Tensor,
                       decomposition_tokens: torch.Tensor, *, batch_size: int = 16,
-                      n_decomposition: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+                      n_decomposition: int = 4, max_len: int = 64
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """§2.10 for every head: (``inv`` [layer, head], ``pos_frac`` [layer, head]).
 
     ``inv`` compares the patterns of consecutive pairs of ``random_seqs`` (sequences without
     repeated tokens, e.g. the first halves of RRT prompts); ``pos_frac`` decomposes the
-    attention scores on the first ``n_decomposition`` of ``decomposition_tokens``.
+    attention scores on the first ``n_decomposition`` of ``decomposition_tokens``, cut to
+    ``max_len`` positions (the term count grows with depth, so this bounds the cost).
     """
     pats = _patterns(model, random_seqs[: 2 * (random_seqs.shape[0] // 2)], batch_size)
     inv = positional_invariance(pats[:, 0::2], pats[:, 1::2])
-    frac = positional_fraction(model, decomposition_tokens[:n_decomposition])
+    frac = positional_fraction(model, decomposition_tokens[:n_decomposition, :max_len])
     return inv, frac
 
 
@@ -569,7 +571,8 @@ def summarise_labels(labels: np.ndarray) -> dict[str, list[str]]:
 
 
 __all__ = [
-    "LABEL_RULES", "POSITIONAL_RULES", "SCORE_DOCS", "attention_entropy", "bos_score", "classify_positional",
+    "LABEL_RULES", "POSITIONAL_RULES", "SCORE_DOCS", "attention_entropy", "bos_score",
+    "classify_positional",
     "current_token_score", "duplicate_score", "induction_circuit", "induction_score", "label_heads",
     "mean_attention_distance", "pattern_scores", "positional_fraction", "positional_invariance",
     "positional_scores", "prefix_matching_score", "prev_token_score", "score_heads",

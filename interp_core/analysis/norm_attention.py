@@ -158,6 +158,106 @@ def mixing_ratio(cache, layer: int, level: str = "AttnRes", *,
     return torch.where(total > 0, c / total.clamp(min=1e-30), torch.full_like(total, torch.nan))
 
 
+def ff_hook_names(model: torch.nn.Module, layer: int) -> list[str]:
+    """Hook names :func:`ff_attention_map` reads for ``layer`` (a block with an MLP)."""
+    names = [f"blocks.{layer}.attn.hook_v", f"blocks.{layer}.attn.hook_pattern",
+             f"blocks.{layer}.hook_resid_pre"]
+    if model.cfg.has_ln:
+        names.append(f"blocks.{layer}.ln2.hook_scale")
+        names.append(f"blocks.{layer + 1}.ln1.hook_scale" if layer + 1 < model.cfg.n_layers
+                     else "ln_final.hook_scale")
+    return names
+
+
+def _ig_factor(z: torch.Tensor, act, ig: str, steps: int) -> torch.Tensor:
+    """``integral_0^1 act'(a z) da`` elementwise: ``act(z) / z`` (closed form, ``act'(0)`` at 0)
+    or a midpoint Riemann sum of ``steps`` autograd derivatives."""
+    if ig == "closed":
+        zero = torch.zeros(1, dtype=z.dtype, device=z.device, requires_grad=True)
+        with torch.enable_grad():
+            slope0 = torch.autograd.grad(act(zero).sum(), zero)[0]  # act'(0)
+        safe = torch.where(z == 0, torch.ones_like(z), z)
+        return torch.where(z == 0, slope0.expand_as(z), act(safe) / safe)
+    if ig != "riemann":
+        raise ValueError(f"ig must be 'closed' or 'riemann', got {ig!r}")
+    total = torch.zeros_like(z)
+    for k in range(steps):
+        x = ((k + 0.5) / steps * z).detach().requires_grad_(True)
+        with torch.enable_grad():
+            total += torch.autograd.grad(act(x).sum(), x)[0]
+    return total / steps
+
+
+def ff_decomposition(cache, layer: int, rows: slice, *, model: torch.nn.Module, ig: str = "closed",
+                     steps: int = 50) -> dict[str, torch.Tensor]:
+    """Split one MLP's output among source tokens (Kobayashi et al. 2024; METHODS §7.3).
+
+    The MLP input of query ``i`` is decomposed by source ``j`` (``v^AttnRes_ij`` of §7.2, then
+    ``ln2`` with its scale frozen); integrated gradients from a zero baseline split the
+    activation, ``IG_ij = z_ij * act(z_i) / z_i`` (closed form) or a Riemann sum.
+
+    Args:
+        rows: the query rows to decompose (chunk them: tensors are [batch, rows, key, d_mlp]).
+
+    Returns:
+        ``ff`` [batch, rows, key_pos, d_model] (sums over keys, plus ``ff_bias``, to
+        ``mlp_out``), ``ff_bias`` [batch, rows, d_model] (biases, ``b_O`` and LN terms),
+        ``res`` [batch, rows, key_pos, d_model] (the MLP's residual input by source).
+    """
+    block = model.blocks[layer]
+    if not hasattr(block, "mlp"):
+        raise ValueError(f"block {layer} has no MLP (attention-only model)")
+    attn, mlp = block.attn, block.mlp
+    v = _attn(cache, layer, "v")  # [batch, pos, head, d_head]
+    f = torch.einsum("bphe,hed->bphd", v, attn.W_O.detach().float())  # [batch, pos, head, d_model]
+    pattern = _attn(cache, layer, "pattern")[:, :, rows]  # [batch, head, rows, key_pos]
+    res = torch.einsum("bhqk,bkhd->bqkd", pattern, f)  # [batch, rows, key_pos, d_model]
+    q_idx = torch.arange(cache[f"blocks.{layer}.hook_resid_pre"].shape[1])[rows]
+    res[:, torch.arange(len(q_idx)), q_idx] += cache[f"blocks.{layer}.hook_resid_pre"][:, rows].float()
+    b_O = attn.b_O.detach().float().expand(res.shape[0], res.shape[1], -1)  # [batch, rows, d_model]
+    if hasattr(block, "ln2"):
+        scale = cache[f"blocks.{layer}.ln2.hook_scale"][:, rows].float()  # [batch, rows, 1]
+        gamma, beta = block.ln2.w.detach().float(), block.ln2.b.detach().float()
+        u = gamma * (res - res.mean(-1, keepdim=True)) / scale[:, :, None]
+        u_bias = gamma * (b_O - b_O.mean(-1, keepdim=True)) / scale + beta
+    else:
+        u, u_bias = res, b_O
+    W_in, W_out = mlp.W_in.detach().float(), mlp.W_out.detach().float()
+    z = u @ W_in  # [batch, rows, key_pos, d_mlp]
+    z_bias = u_bias @ W_in + mlp.b_in.detach().float()  # [batch, rows, d_mlp]
+    factor = _ig_factor(z.sum(2) + z_bias, mlp.act, ig, steps)  # [batch, rows, d_mlp]
+    ff = (z * factor[:, :, None]) @ W_out  # [batch, rows, key_pos, d_model]
+    ff_bias = (z_bias * factor) @ W_out + mlp.b_out.detach().float()
+    return {"ff": ff, "ff_bias": ff_bias, "res": res, "res_bias": b_O}
+
+
+def ff_attention_map(cache, layer: int, scope: str = "FF", ig: str = "closed", steps: int = 50, *,
+                     model: torch.nn.Module, query_chunk: int = 16) -> torch.Tensor:
+    """Attention-map-like [batch, query_pos, key_pos] norms including the MLP (§7.3).
+
+    ``scope``: "FF" (``||FF_ij||``), "FF+RES" (``||res_ij + FF_ij||``) or "FF+RES+LN" (that
+    vector through the next LayerNorm with its scale frozen; equal to FF+RES without LN).
+    Query rows are processed ``query_chunk`` at a time to bound memory.
+    """
+    if scope not in ("FF", "FF+RES", "FF+RES+LN"):
+        raise ValueError(f"scope must be FF, FF+RES or FF+RES+LN, got {scope!r}")
+    T = cache[f"blocks.{layer}.hook_resid_pre"].shape[1]
+    parts = []
+    for start in range(0, T, query_chunk):
+        rows = slice(start, min(start + query_chunk, T))
+        d = ff_decomposition(cache, layer, rows, model=model, ig=ig, steps=steps)
+        vec = d["ff"] if scope == "FF" else d["ff"] + d["res"]  # [batch, rows, key_pos, d_model]
+        if scope == "FF+RES+LN" and model.cfg.has_ln:
+            name, ln = ((f"blocks.{layer + 1}.ln1.hook_scale", model.blocks[layer + 1].ln1)
+                        if layer + 1 < model.cfg.n_layers else ("ln_final.hook_scale", model.ln_final))
+            scale = cache[name][:, rows].float()[:, :, None]  # [batch, rows, 1, 1]
+            vec = ln.w.detach().float() * (vec - vec.mean(-1, keepdim=True)) / scale
+        norms = vec.norm(dim=-1)  # [batch, rows, key_pos]
+        causal = torch.arange(T)[None, :] <= torch.arange(T)[rows, None]  # [rows, key_pos]
+        parts.append(norms * causal)
+    return torch.cat(parts, dim=1)
+
+
 def bos_norm_share(norm_maps: torch.Tensor) -> torch.Tensor:
     """Share of the norm-based attention that goes to position 0, mean over rows ``i >= 1``.
 
@@ -172,5 +272,6 @@ def bos_norm_share(norm_maps: torch.Tensor) -> torch.Tensor:
     return share.mean(dim=(0, 2))
 
 
-__all__ = ["MIX_LEVELS", "bos_norm_share", "kobayashi_norms", "mixing_parts", "mixing_ratio",
+__all__ = ["MIX_LEVELS", "bos_norm_share", "ff_attention_map", "ff_decomposition",
+           "ff_hook_names", "kobayashi_norms", "mixing_parts", "mixing_ratio",
            "next_layer_norm", "norm_hook_names", "value_norms"]

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interp_core.analysis import (bigram_kl, bigram_table, corpus_bigrams, follow_topk,
-                                  predict_topk)
+from interp_core.analysis import bigram_kl, bigram_table, corpus_bigrams, follow_topk, predict_topk
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter
 
@@ -70,9 +69,13 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         rows = torch.as_tensor(ids, device=ctx.device)
         f_prob, f_id = follow_topk(table, rows, k)
         p_prob, p_id = predict_topk(table, rows, k, row_lse=row_lse)
-    summary: dict = {"n_tokens": len(ids), "k": k, "frequency_source": source,
-                     "convention": "Bigram = LN_f(W_E) W_U + b_U (final LN recomputed per row; "
-                                   "no positional embedding); predict = P(t | s)"}
+    summary: dict = {
+        "n_tokens": len(ids),
+        "k": k,
+        "frequency_source": source,
+        "convention": "Bigram = LN_f(W_E) W_U + b_U (final LN recomputed per row; "
+        "no positional embedding); predict = P(t | s)",
+    }
     if ctx.train_stream is not None:
         max_stream = int(opts.get("bigram_max_stream", 20_000_000))
         corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=max_stream)
@@ -82,10 +85,12 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         top = slice(0, AGREEMENT_TOP)
         weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
         summary |= {
-            "corpus": True, "corpus_tokens_used": corpus.n_stream,
+            "corpus": True,
+            "corpus_tokens_used": corpus.n_stream,
             "top1_agreement": float(agree[seen].mean()) if seen.any() else float("nan"),
             f"top1_agreement_top{AGREEMENT_TOP}": float(agree[top][seen[top]].mean())
-            if seen[top].any() else float("nan"),
+            if seen[top].any()
+            else float("nan"),
             "mean_kl": float(np.nanmean(kl)) if seen.any() else float("nan"),
             "count_weighted_kl": float((kl[seen] * weights).sum()),
         }
@@ -96,14 +101,18 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         writer.write("bigrams/kl", kl.astype(np.float32), units="nats")
         counts = corpus.count
     else:
-        summary |= {"corpus": False,
-                    "corpus_note": "no training corpus for this checkpoint: corpus comparison skipped"}
-    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)  # noqa: E731
+        summary |= {
+            "corpus": False,
+            "corpus_note": "no training corpus for this checkpoint: corpus comparison skipped",
+        }
+    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)
     writer.write("bigrams/token_count", np.asarray(counts, dtype=np.int64))
     writer.write("bigrams/follow_id", as_np(f_id, np.int32))
     writer.write("bigrams/follow_prob", as_np(f_prob, np.float32))
     writer.write("bigrams/predict_id", as_np(p_id, np.int32))
     writer.write("bigrams/predict_prob", as_np(p_prob, np.float32))
     writer.write("bigrams/row_lse", as_np(row_lse, np.float32))
-    summary = {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()}
+    summary = {
+        key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()
+    }
     writer.write("bigrams/token", ids.astype(np.int32), **summary)

@@ -30,8 +30,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from interp_core.analysis import (all_ov_copying_scores, composition_baseline, composition_scores,
-                                  fold_model, full_ov, full_qk, skip_trigrams)
+from interp_core.analysis import (
+    all_ov_copying_scores,
+    composition_baseline,
+    composition_scores,
+    fold_model,
+    full_ov,
+    full_qk,
+    skip_trigrams,
+)
 from jobs.analysis_context import AnalysisContext
 from jobs.steps.bigrams import frequent_tokens
 from store import RunWriter
@@ -85,20 +92,34 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         return
     folded = fold_model(ctx.model)
     convention = "folded model; token vectors LNPre(W_E); row convention [source/query, out/key]"
-    writer.write("circuits/copying", _np(all_ov_copying_scores(folded, fold=False), np.float32),
-                 convention=convention)
+    writer.write(
+        "circuits/copying",
+        _np(all_ov_copying_scores(folded, fold=False), np.float32),
+        convention=convention,
+    )
     _per_head(ctx, folded, writer)
     if cfg.n_layers >= 2:
         raw, minus = zip(*(composition_scores(folded, mode, fold=False) for mode in MODES))
         base = composition_baseline(cfg.d_model, cfg.d_head)
         writer.write("circuits/comp_mode", np.asarray(MODES, dtype=object))
         writer.write("circuits/comp_raw", _np(torch.stack(raw), np.float32), baseline=base)
-        writer.write("circuits/comp", _np(torch.stack(minus), np.float32), baseline=base,
-                     baseline_rule="mean score of 200 random Gaussian head pairs (~1/sqrt(d_model))")
+        writer.write(
+            "circuits/comp",
+            _np(torch.stack(minus), np.float32),
+            baseline=base,
+            baseline_rule="mean score of 200 random Gaussian head pairs (~1/sqrt(d_model))",
+        )
     if cfg.n_layers == 1 or opts.get("skip_trigrams"):
         cand, _, _ = frequent_tokens(ctx, int(opts.get("trigram_candidates", 2000)))
-        table = skip_trigrams(folded, 0, candidates=torch.as_tensor(cand, device=ctx.device),
-                              n_per_head=int(opts.get("trigram_rows", 50)), fold=False)
+        table = skip_trigrams(
+            folded,
+            0,
+            candidates=torch.as_tensor(cand, device=ctx.device),
+            n_per_head=int(opts.get("trigram_rows", 50)),
+            fold=False,
+        )
         dtypes = {"ov": np.float32, "qk": np.float32, "copying": np.int8}
         for name, column in table.items():
-            writer.write(f"circuits/trigram_{name}", np.asarray(column).astype(dtypes.get(name, np.int32)))
+            writer.write(
+                f"circuits/trigram_{name}", np.asarray(column).astype(dtypes.get(name, np.int32))
+            )

@@ -55,14 +55,25 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         coords, ratio[m] = pca(X, pcs)
         coords_pca[m, :, : min(2, pcs)] = coords[:, :2]
         if do_tsne:
-            coords_tsne[m] = tsne(X, max_iter=n_iter, perplexity=perplexity, seed=0,
-                                  n_jobs=min(os.cpu_count() or 1, 8))
+            coords_tsne[m] = tsne(
+                X,
+                max_iter=n_iter,
+                perplexity=perplexity,
+                seed=0,
+                n_jobs=min(os.cpu_count() or 1, 8),
+            )
     writer.write("embeddings/token", ids.astype(np.int32), frequency_source=source)
     writer.write("embeddings/category", token_categories(strs))
     writer.write("embeddings/category_name", np.asarray(CATEGORIES, dtype=object))
     writer.write("embeddings/matrix", np.asarray(MATRICES, dtype=object))
     writer.write("embeddings/pca", coords_pca)
     if do_tsne:
-        writer.write("embeddings/tsne", coords_tsne, max_iter=n_iter, perplexity=perplexity,
-                     pca_dims=50, seed=0)
+        writer.write(
+            "embeddings/tsne",
+            coords_tsne,
+            max_iter=n_iter,
+            perplexity=perplexity,
+            pca_dims=50,
+            seed=0,
+        )
     writer.write("embeddings/explained_variance", ratio)

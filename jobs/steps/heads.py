@@ -45,7 +45,7 @@ def _pattern_names(n_layers: int) -> list[str]:
 
 
 def _eval_pass(ctx: AnalysisContext, writer: RunWriter) -> tuple[torch.Tensor, np.ndarray]:
-    """Norm maps and mixing ratios of every eval prompt; returns (score patterns, BOS norm share)."""
+    """Norm maps and mixing ratios of every eval prompt; returns (score patterns, BOS share)."""
     tokens = ctx.eval_tokens
     model = ctx.model if ctx.device.type == "cpu" else copy.deepcopy(ctx.model).cpu()
     L, H = ctx.cfg.n_layers, ctx.cfg.n_heads
@@ -132,7 +132,8 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
                          "rrt_prompts": int(rrt.shape[1]), "prefix_matching_n": n3,
                          "prefix_matching_repeats": 3})
     writer.write("heads/label", labels,
-                 rules=[{"label": lab, "score": col, "above": thr} for lab, col, thr in LABEL_RULES],
+                 rules=[{"label": lab, "score": col, "above": thr}
+                        for lab, col, thr in LABEL_RULES],
                  positional_rules=POSITIONAL_RULES,
                  how="first rule whose score is above its threshold; else positional if "
                      "positional_inv > 0.9 and positional_frac > 0.5 (or no score variance), "

@@ -52,7 +52,7 @@ from jobs._common import JobError
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter
 
-MAX_CELLS = 4096
+MAX_CELLS = 256
 """Most (layer, pos, head) cells one per-position sweep may have; beyond, positions are subsampled."""
 
 
@@ -130,6 +130,17 @@ def run_experiment(ctx: AnalysisContext, writer: RunWriter, name: str, clean: to
 
 def run(ctx: AnalysisContext, writer: RunWriter) -> None:
     """Run the built-in induction experiment and the user's prompt-pair file, if given."""
+    pairs = None
+    path = ctx.options.get("patching_file")
+    if path:  # validate the user's file first: fail before the expensive sweeps
+        try:
+            pairs = load_prompt_pairs(path, ctx.options.get("tokenizer"))
+        except PromptPairError as err:
+            raise JobError(str(err)) from None
+        if pairs.name == "induction":
+            raise JobError(f"{path}: experiment name 'induction' is built in; set another `name`")
+        if pairs.clean.shape[1] > ctx.cfg.n_ctx:
+            raise JobError(f"{path}: prompts of {pairs.clean.shape[1]} tokens exceed n_ctx={ctx.cfg.n_ctx}")
     experiments: dict[str, dict] = {}
     clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n)
     experiments["induction"] = run_experiment(
@@ -137,16 +148,7 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         about={"what": "repeated random tokens; corrupted: first half replaced by another prompt's",
                "answer": "r_n (the token induction predicts)", "wrong": "s_n (corrupted first half)"},
     )  # fmt: skip
-    path = ctx.options.get("patching_file")
-    if path:
-        try:
-            pairs = load_prompt_pairs(path, ctx.options.get("tokenizer"))
-        except PromptPairError as err:
-            raise JobError(str(err)) from None
-        if pairs.name in experiments:
-            raise JobError(f"{path}: experiment name {pairs.name!r} is taken; set another `name`")
-        if pairs.clean.shape[1] > ctx.cfg.n_ctx:
-            raise JobError(f"{path}: prompts of {pairs.clean.shape[1]} tokens exceed n_ctx={ctx.cfg.n_ctx}")
+    if pairs is not None:
         experiments[pairs.name] = run_experiment(
             ctx, writer, pairs.name, pairs.clean, pairs.corrupted, pairs.answer, pairs.wrong,
             metric_pos=-1, about={"what": f"user prompt pairs from {path}", "pairs": pairs.texts},

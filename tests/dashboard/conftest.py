@@ -5,9 +5,9 @@ second. Runs:
 
 - ``bigram-0l``: 0 layers (no attention), training curves, weights W_E/W_U;
 - ``attn-only-1l``: 1 layer x 2 heads, patterns but no norm-based patterns, trained with
-  ``repeat_fraction=0.5`` (the Overview page must say so);
-- ``attn-only-2l``: 2 layers x 4 heads, attention weights and norm-based patterns, head
-  scores and labels.
+  ``repeat_fraction=0.5`` (the Overview page must say so); RRT patterns without ``rrt/tokens``;
+- ``attn-only-2l``: 2 layers x 4 heads, attention weights and norm-based patterns, RRT
+  patterns with their tokens, head scores and labels.
 
 Token strings include ``<script>alert(1)</script>``, ``&`` and a newline; prompt 0 of every
 run contains them (ids 1, 2, 3).
@@ -56,12 +56,15 @@ class RunInfo:
     n_pos: int = N_POS
     repeat_fraction: float = 0.0
     norm_pattern: bool = False
+    rrt_tokens: bool = True
+    """Write ``rrt/tokens`` next to ``attn/rrt_pattern`` (the page must cope without)."""
     seed: int = 0
 
 
 RUNS = [
     RunInfo("bigram-0l", "bigram-0l", n_layers=0, n_heads=1, d_head=1, seed=1),
-    RunInfo("attn-only-1l", "attn-only-1l", n_layers=1, n_heads=2, repeat_fraction=0.5, seed=2),
+    RunInfo("attn-only-1l", "attn-only-1l", n_layers=1, n_heads=2, repeat_fraction=0.5,
+            rrt_tokens=False, seed=2),
     RunInfo("attn-only-2l", "attn-only-2l", n_layers=2, n_heads=4, norm_pattern=True, seed=3),
 ]
 
@@ -132,11 +135,11 @@ def write_run(root: Path, info: RunInfo) -> None:
         writer.write("attn/pattern", _causal_patterns(rng, L, H, P, T))
         if info.norm_pattern:
             writer.write("attn/norm_pattern", _causal_patterns(rng, L, H, P, T) * 3)
-        if is_declared("attn/rrt_pattern") and is_declared("rrt/tokens"):
-            rrt = rng.integers(4, info.d_vocab, size=(2, RRT_N)).astype(np.int32)
-            rrt_tokens = np.concatenate([np.zeros((2, 1), np.int32), rrt, rrt], axis=1)
-            writer.write("rrt/tokens", rrt_tokens)
+        if is_declared("attn/rrt_pattern"):
             writer.write("attn/rrt_pattern", _causal_patterns(rng, L, H, 2, 2 * RRT_N + 1))
+        if is_declared("rrt/tokens") and info.rrt_tokens:
+            rrt = rng.integers(4, info.d_vocab, size=(2, RRT_N)).astype(np.int32)
+            writer.write("rrt/tokens", np.concatenate([np.zeros((2, 1), np.int32), rrt, rrt], 1))
         names = ["prev_token", "induction", "first_token"]
         writer.write("heads/scores", rng.uniform(size=(L, H, len(names))).astype(np.float32))
         writer.write("heads/score", np.asarray(names, dtype=object))

@@ -110,3 +110,28 @@ def test_attention_norm_toggle(dashboard_store):
     at.radio(key="attention_measure").set_value("norm").run()
     assert not at.exception
     assert "norm-based" in at.get("iframe")[0].proto.srcdoc
+
+
+def test_attention_repeated_random_tokens(dashboard_store):
+    at = _app(dashboard_store, "attn-only-2l").run()
+    at.switch_page("app_pages/attention.py").run()
+    prompt_set = at.radio(key="attention_prompt_set")
+    if "Repeated random tokens" not in prompt_set.options:
+        pytest.skip("store schema declares no attn/rrt_pattern yet")
+    at.selectbox(key="attention_prompt").set_value(3).run()
+    prompt_set.set_value("Repeated random tokens").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.selectbox(key="attention_rrt_prompt").options) == 2  # 2 RRT prompts
+    assert any("induction head" in c.value for c in at.caption)
+    assert any(m.label == "→ induction stripe" for m in at.metric)
+
+
+def test_attention_rrt_without_token_ids_uses_placeholders(dashboard_store):
+    at = _app(dashboard_store, "attn-only-1l").run()
+    at.switch_page("app_pages/attention.py").run()
+    if "Repeated random tokens" not in at.radio(key="attention_prompt_set").options:
+        pytest.skip("store schema declares no attn/rrt_pattern yet")
+    at.radio(key="attention_prompt_set").set_value("Repeated random tokens").run()
+    assert not at.exception, [e.value for e in at.exception]
+    srcdoc = at.get("iframe")[0].proto.srcdoc
+    assert ">BOS<" in srcdoc and ">r1<" in srcdoc

@@ -43,13 +43,14 @@ def test_training_curves(dashboard_store):
     assert list(train.columns) == ["run", "step", "tokens_seen", "loss"]
     assert list(val.columns) == ["run", "step", "tokens_seen", "val_loss"]
     assert len(train) == 2 * 11 and len(val) == 2 * 3
-    assert train["tokens_seen"].is_monotonic_increasing is False  # two runs stacked
+    assert list(train["run"].unique()) == ["bigram-0l", "attn-only-2l"]
     empty_train, empty_val = data.training_curves(dashboard_store, ())
     assert empty_train.empty and empty_val.empty
 
 
 def test_read_array_selects_and_caches(dashboard_store):
-    one = data.read_array(dashboard_store, "attn-only-2l", "attn/pattern", layer=1, head=2, prompt=0)
+    one = data.read_array(dashboard_store, "attn-only-2l", "attn/pattern",
+                          layer=1, head=2, prompt=0)
     assert isinstance(one, np.ndarray) and one.shape == (16, 16)
     block = data.read_array(dashboard_store, "attn-only-2l", "attn/pattern",
                             layer=1, head=slice(1, 3), prompt=0)
@@ -65,13 +66,15 @@ def test_tokens_and_prompt_sets(dashboard_store):
         "<|BOS|>", "<script>alert(1)</script>", " &"]
     assert data.prompt_sets(dashboard_store, "bigram-0l") == []
     assert data.prompt_sets(dashboard_store, "attn-only-2l")[0] == data.NATURAL
+    assert data.rrt_placeholder_tokens(7) == ["BOS", "r1", "r2", "r3", "r1", "r2", "r3"]
     assert data.n_layers(dashboard_store, "bigram-0l") == 0
     assert data.n_layers(dashboard_store, "attn-only-2l") == 2
 
 
 @pytest.mark.parametrize("norm", [False, True])
 def test_attention_pattern_rows_sum_to_one(dashboard_store, norm):
-    p = data.attention_pattern(dashboard_store, "attn-only-2l", layer=0, head=1, prompt=2, norm=norm)
+    p = data.attention_pattern(dashboard_store, "attn-only-2l", layer=0, head=1, prompt=2,
+                               norm=norm)
     assert p.dtype == np.float32 and p.shape == (16, 16)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=2e-3)
     assert np.all(np.triu(p, k=1) == 0)

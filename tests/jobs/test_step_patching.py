@@ -10,7 +10,6 @@ import torch
 
 from interp_core.analysis import GRANULARITIES, induction_circuit
 from interp_core.prompts import repeated_random_tokens
-from interp_core.tokenizers import load_tokenizer
 from jobs._common import JobError
 from jobs.analysis_context import AnalysisContext
 from jobs.steps import patching
@@ -45,7 +44,7 @@ def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
         assert act.shape == tuple(sizes[a] for a in gran.axes), name
         assert run.read(f"patching/induction/atp_{name}").shape == (2, *act.shape)
     resid = run.read("patching/induction/act_resid_pre").values
-    np.testing.assert_allclose(resid[0, :9].sum(), 1.0, atol=0.3)  # first-half positions carry it
+    np.testing.assert_allclose(resid[0, 9:], 0.0, atol=1e-6)  # second halves are identical
     heads = run.read("patching/induction/act_z_head").values
     assert heads.max() > 0.5
     assert run.read("patching/induction/path_to_next").shape == (L, H, H, 3)
@@ -54,12 +53,21 @@ def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
     np.testing.assert_allclose(dla.sum(0).mean(), meta["clean_logit_diff"], rtol=1e-4)
 
 
+class _Letters:
+    """Tokenizer stub: 'a'..'w' -> ids 1..23, BOS 0 (fits the 24-token circuit)."""
+
+    bos_id = 0
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(c) - ord("a") + 1 for c in text]
+
+
 def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
-    model = induction_circuit(d_vocab=256, n_ctx=40)
-    tok = load_tokenizer({"name": "bytes"})
+    model = induction_circuit(d_vocab=24, n_ctx=40)
+    tok = _Letters()
     good = tmp_path / "copy.toml"
-    good.write_text('name = "copy"\n[[pair]]\nclean = "abcdab"\ncorrupted = "xyzdab"\n'
-                    'answer = "c"\nwrong = "z"\n')  # fmt: skip
+    good.write_text('name = "copy"\n[[pair]]\nclean = "abcdab"\ncorrupted = "efgdab"\n'
+                    'answer = "c"\nwrong = "g"\n')  # fmt: skip
     writer = RunWriter.create(tmp_path / "store", run_id="r")
     patching.run(_ctx(model, tmp_path, patching_file=good, tokenizer=tok), writer)
     writer.finalize()
@@ -68,7 +76,7 @@ def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
     if "skipped" not in run.attrs["patching"]["copy"]:
         assert run.read("patching/copy/act_z_head").shape == (2, model.cfg.n_heads)
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[pair]]\nclean = "ab"\ncorrupted = "xyz"\nanswer = "c"\nwrong = "z"\n')
+    bad.write_text('[[pair]]\nclean = "ab"\ncorrupted = "efg"\nanswer = "c"\nwrong = "g"\n')
     writer = RunWriter.create(tmp_path / "store2", run_id="r")
     with pytest.raises(JobError, match="same token length"):
         patching.run(_ctx(model, tmp_path, patching_file=bad, tokenizer=tok), writer)

@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from store import SCHEMA, RunWriter, StoreError, open_store
+from store.schema import spec_for
 
 
 def test_read_selects_one_pattern_with_named_dims(full_run):
@@ -53,7 +54,7 @@ def test_xarray_opens_every_group_with_named_dims(full_run):
         ds = xr.open_zarr(run.path, group=group or None, chunks=None)
         for name in (n for n in written if n.rpartition("/")[0] == group):
             leaf = name.rpartition("/")[2]
-            assert ds[leaf].dims == SCHEMA[name].dims, name
+            assert ds[leaf].dims == spec_for(name).dims, name
     assert run.dataset("attn")["pattern"].dims[0] == "layer"
     lazy = run.lazy("acts/resid")
     np.testing.assert_array_equal(lazy.isel(resid_layer=0, prompt=3).values,

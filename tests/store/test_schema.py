@@ -11,7 +11,7 @@ from store.schema import DIMS, SCHEMA, ArraySpec, spec_for
 def test_every_spec_uses_known_dims_and_dtypes():
     for name, spec in SCHEMA.items():
         assert all(d in DIMS for d in spec.dims), name
-        assert spec.dtype in ("string", "int32", "int64", "float16", "float32"), name
+        assert spec.dtype in ("string", "int8", "int32", "int64", "float16", "float32"), name
         assert spec.doc, f"{name} needs a one-line doc"
         if spec.shards:
             for dim, n in spec.shards.items():

@@ -6,11 +6,16 @@ import numpy as np
 import torch
 
 from interp_core import ModelConfig, Transformer
-from interp_core.analysis import (bigram_kl, bigram_table, corpus_bigrams, follow_topk,
-                                  predict_topk)
+from interp_core.analysis import bigram_kl, bigram_table, corpus_bigrams, follow_topk, predict_topk
 
-ZERO = ModelConfig(n_layers=0, d_model=32, d_vocab=50, n_ctx=32, normalization_type=None,
-                   positional_embedding_type=None)
+ZERO = ModelConfig(
+    n_layers=0,
+    d_model=32,
+    d_vocab=50,
+    n_ctx=32,
+    normalization_type=None,
+    positional_embedding_type=None,
+)
 
 
 def _random(cfg: ModelConfig, seed: int = 0) -> Transformer:
@@ -77,8 +82,32 @@ def test_trained_zero_layer_recovers_markov_chain() -> None:  # S1.2
     V = 20
     P = _markov(V, seed=0)
     stream = _sample_chain(P, 300_000, seed=1)
-    cfg = ModelConfig(n_layers=0, d_model=32, d_vocab=V, n_ctx=64, normalization_type=None,
-                      positional_embedding_type=None)
+    cfg = ModelConfig(
+        n_layers=0,
+        d_model=32,
+        d_vocab=V,
+        n_ctx=64,
+        normalization_type=None,
+        positional_embedding_type=None,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: threads only add contention on a shared machine
+    try:
+        model = _train(cfg, stream)
+    finally:
+        torch.set_num_threads(threads)
+    corpus = corpus_bigrams(stream, V, np.arange(V), k=3)
+    kl_corpus = bigram_kl(bigram_table(model), corpus)
+    model_p = bigram_table(model).AB.softmax(-1).double().numpy()
+    kl_true = (P * (np.log(P) - np.log(model_p))).sum(1)
+    assert kl_true.max() < 0.02, kl_true
+    assert np.nanmax(kl_corpus) < 0.02, kl_corpus
+    # the corpus statistics themselves recover P
+    top1 = P.argmax(1)
+    assert (corpus.follow_ids[:, 0] == top1).mean() > 0.9
+
+
+def _train(cfg: ModelConfig, stream: np.ndarray) -> Transformer:
     torch.manual_seed(0)
     model = Transformer(cfg, seed=0)
     opt = torch.optim.Adam(model.parameters(), lr=3e-2)
@@ -93,15 +122,7 @@ def test_trained_zero_layer_recovers_markov_chain() -> None:  # S1.2
         opt.zero_grad()
         loss.backward()
         opt.step()
-    corpus = corpus_bigrams(stream, V, np.arange(V), k=3)
-    kl_corpus = bigram_kl(bigram_table(model), corpus)
-    model_p = bigram_table(model).AB.softmax(-1).double().numpy()
-    kl_true = (P * (np.log(P) - np.log(model_p))).sum(1)
-    assert kl_true.max() < 0.02, kl_true
-    assert np.nanmax(kl_corpus) < 0.02, kl_corpus
-    # the corpus statistics themselves recover P
-    top1 = P.argmax(1)
-    assert (corpus.follow_ids[:, 0] == top1).mean() > 0.9
+    return model.eval()
 
 
 def test_corpus_bigrams_match_brute_force() -> None:
@@ -121,8 +142,16 @@ def test_corpus_bigrams_match_brute_force() -> None:
         pred[counts.sum(1) < 5] = -1
         assert np.isclose(cb.predict_probs[row, 0], pred.max())
     # KL against a uniform model equals log V minus the row entropy
-    model = Transformer(ModelConfig(n_layers=0, d_model=4, d_vocab=V, n_ctx=8,
-                                    normalization_type=None, positional_embedding_type=None))
+    model = Transformer(
+        ModelConfig(
+            n_layers=0,
+            d_model=4,
+            d_vocab=V,
+            n_ctx=8,
+            normalization_type=None,
+            positional_embedding_type=None,
+        )
+    )
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()

@@ -8,16 +8,34 @@ import pytest
 import torch
 
 from interp_core import ModelConfig, Transformer
-from interp_core.analysis import (all_ov_copying_scores, composition_baseline, composition_scores,
-                                  full_ov, full_qk, kcomp_circuit, ov_copying_score, path_expansion,
-                                  skip_trigrams, topk_accuracy, virtual_weights)
+from interp_core.analysis import (
+    all_ov_copying_scores,
+    composition_baseline,
+    composition_scores,
+    full_ov,
+    full_qk,
+    kcomp_circuit,
+    ov_copying_score,
+    path_expansion,
+    skip_trigrams,
+    topk_accuracy,
+    virtual_weights,
+)
 
 
-def _attn_only(n_layers=1, d_model=64, n_heads=1, d_head=64, d_vocab=50, seed=0, bias=0.0,
-               pos=False) -> Transformer:
-    cfg = ModelConfig(n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_head,
-                      d_vocab=d_vocab, n_ctx=16, normalization_type=None,
-                      positional_embedding_type="standard" if pos else None)
+def _attn_only(
+    n_layers=1, d_model=64, n_heads=1, d_head=64, d_vocab=50, seed=0, bias=0.0, pos=False
+) -> Transformer:
+    cfg = ModelConfig(
+        n_layers=n_layers,
+        d_model=d_model,
+        n_heads=n_heads,
+        d_head=d_head,
+        d_vocab=d_vocab,
+        n_ctx=16,
+        normalization_type=None,
+        positional_embedding_type="standard" if pos else None,
+    )
     model = Transformer(cfg)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -79,7 +97,9 @@ def test_composition_and_copying_match_transformer_lens() -> None:
     tl, ref = _tl_model(model)
     for mode in "QKV":
         ours, _ = composition_scores(model, mode, fold=False)
-        torch.testing.assert_close(ours, ref.all_composition_scores(mode).float(), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            ours, ref.all_composition_scores(mode).float(), atol=1e-5, rtol=1e-4
+        )
     ours_copy = all_ov_copying_scores(model, fold=False)
     for layer in range(3):
         fm = tl.FactoredMatrix(ref.W_E @ ref.W_V[layer], ref.W_O[layer] @ ref.W_U)
@@ -125,15 +145,18 @@ def test_planted_k_composition_scores_far_above_baseline() -> None:
 
 def test_path_expansion_sums_to_logits() -> None:  # S3.6
     for n_layers in (1, 2):
-        model = _attn_only(n_layers=n_layers, d_model=32, n_heads=2, d_head=8, seed=n_layers,
-                           bias=0.2, pos=True)
+        model = _attn_only(
+            n_layers=n_layers, d_model=32, n_heads=2, d_head=8, seed=n_layers, bias=0.2, pos=True
+        )
         tokens = torch.randint(0, 50, (2, 16), generator=torch.Generator().manual_seed(0))
         terms = path_expansion(model, tokens)
         assert ("L0H1>L1H0" in terms) == (n_layers == 2)
         with torch.no_grad():
             torch.testing.assert_close(sum(terms.values()), model(tokens), atol=1e-4, rtol=1e-5)
     W = virtual_weights(model, "V", fold=False)
-    torch.testing.assert_close(W[0, 1, 1, 0], model.blocks[0].attn.W_O[1] @ model.blocks[1].attn.W_V[0])
+    torch.testing.assert_close(
+        W[0, 1, 1, 0], model.blocks[0].attn.W_O[1] @ model.blocks[1].attn.W_V[0]
+    )
     assert torch.all(W[1, :, 0] == 0)
 
 

@@ -9,10 +9,23 @@ from interp_core.analysis import CATEGORIES, pca, token_categories, token_catego
 
 
 def test_token_categories() -> None:
-    cases = {" The": "space+capital", " the": "space+lower", "The": "capital", "ing": "lower",
-             "42": "digit", " 7": "digit", ",": "punctuation", " .\"": "punctuation",
-             " ": "whitespace", "\\n\\n": "whitespace", "<|endoftext|>": "special",
-             "<0xE2>": "special", "<unk>": "special", "\u00e9t\u00e9": "lower", "_x": "other"}
+    cases = {
+        " The": "space+capital",
+        " the": "space+lower",
+        "The": "capital",
+        "ing": "lower",
+        "42": "digit",
+        " 7": "digit",
+        ",": "punctuation",
+        ' ."': "punctuation",
+        " ": "whitespace",
+        "\\n\\n": "whitespace",
+        "<|endoftext|>": "special",
+        "<0xE2>": "special",
+        "<unk>": "special",
+        "\u00e9t\u00e9": "lower",
+        "_x": "other",
+    }
     for s, expected in cases.items():
         assert token_category(s) == expected, s
     codes = token_categories(list(cases))

@@ -10,8 +10,10 @@ from interp_core.analysis import FactoredMatrix
 
 def _fm(m=30, r=6, n=40, lead=(), seed=0) -> FactoredMatrix:
     gen = torch.Generator().manual_seed(seed)
-    return FactoredMatrix(torch.randn(*lead, m, r, generator=gen, dtype=torch.float64),
-                          torch.randn(*lead, r, n, generator=gen, dtype=torch.float64))
+    return FactoredMatrix(
+        torch.randn(*lead, m, r, generator=gen, dtype=torch.float64),
+        torch.randn(*lead, r, n, generator=gen, dtype=torch.float64),
+    )
 
 
 def test_svd_norm_match_dense() -> None:
@@ -29,7 +31,7 @@ def test_eigenvalues_are_the_nonzero_spectrum() -> None:
     big = torch.linalg.eigvals(fm.AB)
     big = big[big.abs() > 1e-8]
     small = fm.eigenvalues
-    key = lambda z: sorted(z.tolist(), key=lambda c: (round(c.real, 6), round(c.imag, 6)))  # noqa: E731
+    key = lambda z: sorted(z.tolist(), key=lambda c: (round(c.real, 6), round(c.imag, 6)))
     assert len(big) == len(small) == 6
     for a, b in zip(key(big), key(small)):
         assert abs(a - b) < 1e-6

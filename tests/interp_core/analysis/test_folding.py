@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from interp_core import ModelConfig, Transformer
-from interp_core.analysis import (center_unembed, center_writing_weights, fold_layer_norm,
-                                  fold_model, fold_value_biases)
+from interp_core.analysis import (
+    center_unembed,
+    center_writing_weights,
+    fold_layer_norm,
+    fold_model,
+    fold_value_biases,
+)
 
 TINY_GPT = ModelConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, d_vocab=61, n_ctx=16)
 
@@ -26,13 +31,16 @@ def _logprobs(model: Transformer, state=None) -> torch.Tensor:
     if state is not None:
         model = Transformer(model.cfg)
         model.load_state_dict(state)
-    tokens = torch.randint(0, model.cfg.d_vocab, (3, 16), generator=torch.Generator().manual_seed(9))
+    tokens = torch.randint(
+        0, model.cfg.d_vocab, (3, 16), generator=torch.Generator().manual_seed(9)
+    )
     with torch.no_grad():
         return model(tokens).log_softmax(-1)
 
 
-@pytest.mark.parametrize("transform", [fold_layer_norm, center_writing_weights, center_unembed,
-                                       fold_value_biases])
+@pytest.mark.parametrize(
+    "transform", [fold_layer_norm, center_writing_weights, center_unembed, fold_value_biases]
+)
 def test_each_transform_preserves_logprobs(transform) -> None:  # S0.3
     model = _random_model()
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -48,7 +56,9 @@ def test_transforms_do_what_they_say() -> None:
     model = _random_model()
     cfg = model.cfg
     s = fold_layer_norm(model.state_dict(), cfg)
-    assert torch.equal(s["blocks.1.ln1.w"], torch.ones(32)) and torch.equal(s["ln_final.b"], torch.zeros(32))
+    assert torch.equal(s["blocks.1.ln1.w"], torch.ones(32)) and torch.equal(
+        s["ln_final.b"], torch.zeros(32)
+    )
     s = center_writing_weights(model.state_dict(), cfg)
     assert s["embed.W_E"].mean(-1).abs().max() < 1e-6
     assert s["blocks.0.attn.W_O"].mean(-1).abs().max() < 1e-6
@@ -63,8 +73,17 @@ def test_fold_model_is_a_copy_with_the_same_logprobs() -> None:
     folded = fold_model(model)
     assert (_logprobs(folded) - _logprobs(model)).abs().max() < 1e-4
     assert not torch.equal(folded.embed.W_E, model.embed.W_E)
-    no_ln = _random_model(ModelConfig(n_layers=1, d_model=16, n_heads=2, d_head=8, d_vocab=30,
-                                      n_ctx=16, normalization_type=None))
+    no_ln = _random_model(
+        ModelConfig(
+            n_layers=1,
+            d_model=16,
+            n_heads=2,
+            d_head=8,
+            d_vocab=30,
+            n_ctx=16,
+            normalization_type=None,
+        )
+    )
     assert (_logprobs(fold_model(no_ln)) - _logprobs(no_ln)).abs().max() < 1e-4
     with pytest.raises(ValueError, match="LayerNorm"):
         center_writing_weights(no_ln.state_dict(), no_ln.cfg)

@@ -122,3 +122,27 @@ def test_weight_and_norm_disagree_when_a_key_moves_nothing() -> None:
         weights = cache["blocks.1.attn.hook_pattern"][:, 1, 1:, 0].mean()
         share = bos_norm_share(kobayashi_norms(cache, 1, model=circuit))[1]
     assert weights > 0.9 and share < 1e-6
+
+
+def test_s7_3_ff_decomposition_sums_to_mlp_out_and_ig_forms_agree() -> None:
+    from interp_core.analysis import ff_attention_map, ff_decomposition
+
+    model = _random_model(FULL)
+    cache = _run(model)
+    with torch.no_grad():
+        for layer in range(FULL.n_layers):
+            d = ff_decomposition(cache, layer, slice(0, 12), model=model)
+            torch.testing.assert_close(d["ff"].sum(2) + d["ff_bias"],
+                                       cache[f"blocks.{layer}.hook_mlp_out"], atol=1e-4, rtol=1e-4)
+            resid_mid = cache[f"blocks.{layer}.hook_resid_mid"]
+            torch.testing.assert_close(d["res"].sum(2) + d["res_bias"], resid_mid, atol=1e-4,
+                                       rtol=1e-4)
+        closed = ff_decomposition(cache, 0, slice(3, 7), model=model)["ff"]
+        riemann = ff_decomposition(cache, 0, slice(3, 7), model=model, ig="riemann",
+                                   steps=200)["ff"]
+        torch.testing.assert_close(riemann, closed, atol=1e-3, rtol=1e-3)
+        maps = {s: ff_attention_map(cache, 1, s, model=model, query_chunk=5)
+                for s in ("FF", "FF+RES", "FF+RES+LN")}
+    for m in maps.values():
+        assert m.shape == (2, 12, 12) and torch.all(torch.triu(m, 1) == 0)
+    assert not torch.allclose(maps["FF"], maps["FF+RES"])
