@@ -31,15 +31,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from interp_core import Transformer  # noqa: E402
-from interp_core.analysis import (  # noqa: E402
+from interp_core import Transformer
+from interp_core.analysis import (
     all_ov_copying_scores,
     composition_baseline,
     composition_scores,
     full_ov,
     topk_accuracy,
 )
-from interp_core.models.ladder import LADDER  # noqa: E402
+from interp_core.models.ladder import LADDER
 
 
 def _time(fn, repeats: int) -> tuple[float, object]:

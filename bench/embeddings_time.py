@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from interp_core.analysis import pca, tsne  # noqa: E402
+from interp_core.analysis import pca, tsne
 
 VOCAB, D_MODEL, CLUSTERS = 50257, 512, 64
 
@@ -67,9 +67,11 @@ def main() -> None:
     print(f"{'what':<16}{'tokens':>8}{'seconds':>10}{'x pca':>10}")
     for name, n, t in rows:
         print(f"{name:<16}{n:>8}{t:>10.2f}{t / base:>10.1f}")
-    tsne_main = dict((r[0], r[2]) for r in rows)["tsne_500it"]
-    print(f"t-SNE of {args.n} tokens (500 it): {tsne_main:.1f} s = {tsne_main / 60:.2f} x the "
-          f"60 s target ({args.threads} threads)")
+    tsne_main = {r[0]: r[2] for r in rows}["tsne_500it"]
+    print(
+        f"t-SNE of {args.n} tokens (500 it): {tsne_main:.1f} s = {tsne_main / 60:.2f} x the "
+        f"60 s target ({args.threads} threads)"
+    )
 
 
 if __name__ == "__main__":

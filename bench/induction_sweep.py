@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -56,12 +55,16 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--corpus", default=None)
+    ap.add_argument("--source", default="text", choices=["text", "random"], help="repeated span content")
+    ap.add_argument("--vocab", type=int, default=None, help="gpt2-compact ids to keep (d_vocab = this + 2)")
     args = ap.parse_args()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     preset = PRESETS[args.preset]
     preset = dataclasses.replace(
         preset, repeat_fraction=args.repeat, lr=args.lr or preset.lr,
-        seq_len=args.seq or preset.seq_len, batch_size=args.batch or preset.batch_size)  # fmt: skip
+        seq_len=args.seq or preset.seq_len, batch_size=args.batch or preset.batch_size,
+        repeat_source=args.source,
+        tokenizer=({"name": "gpt2-compact", "k": args.vocab} if args.vocab else preset.tokenizer))  # fmt: skip
     data = prepare_data(args.corpus or preset.corpus, preset.tokenizer, max_chars=preset.max_chars)
     cfg = LADDER[args.preset]["attn-only-2l"].replace(d_vocab=data.tokenizer.d_vocab)
     if args.d_model:
@@ -74,6 +77,7 @@ def main() -> None:
     bos = data.tokenizer.bos_id
     special = [bos, data.tokenizer.to_config().get("unk_id", bos)]
     rrt = repeated_random_tokens(n=50, batch=10, pool=frequent_pool(data.train, 2000, special=special), bos_id=bos)
+    pool = frequent_pool(data.train, preset.repeat_pool, special=special) if args.source == "random" else None
     print(f"# {vars(args)} | d_model {cfg.d_model} heads {cfg.n_heads}x{cfg.d_head} vocab {cfg.d_vocab} "
           f"seq {preset.seq_len} batch {preset.batch_size} lr {preset.lr}")
     print("step,tokens_seen,loss,induction_l1_max,prev_l0_max,wall_s")
@@ -82,7 +86,7 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, preset.lr, preset.warmup_frac)
         batch = sample_batch(data.train, step=step, seed=0, batch=preset.batch_size, seq_len=preset.seq_len,
-                             bos_id=bos, repeat_fraction=preset.repeat_fraction)
+                             bos_id=bos, repeat_fraction=preset.repeat_fraction, pool=pool)
         loss = model(batch, return_type="loss")
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -95,7 +99,6 @@ def main() -> None:
             tokens = (step + 1) * preset.batch_size * preset.seq_len
             print(f"{step + 1},{tokens},{loss.item():.3f},{ind:.3f},{prev:.3f},{time.perf_counter() - start:.0f}",
                   flush=True)
-    _ = math
 
 
 if __name__ == "__main__":

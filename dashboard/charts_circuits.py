@@ -15,6 +15,7 @@ import pandas as pd
 __all__ = [
     "composition_heatmap",
     "copying_map",
+    "copying_map_height",
     "embedding_scatter",
     "prob_bars",
     "value_bars",
@@ -24,20 +25,16 @@ __all__ = [
 
 def prob_bars(table: pd.DataFrame, title: str, value: str = "prob") -> alt.Chart:
     """Horizontal bars of probabilities, one per token (table: id, token, prob), top first."""
-    label = table.assign(label=[f"{t!r} #{i}" for t, i in zip(table["token"], table["id"])])
+    label = table.assign(label=[f"'{t}' #{i}" for t, i in zip(table["token"], table["id"])])
     return (
         alt.Chart(label, title=title)
         .mark_bar()
         .encode(
             y=alt.Y("label:N", sort=None, title=None),
-            x=alt.X(
-                f"{value}:Q",
-                title=value,
-                scale=alt.Scale(domain=[0, 1]) if value == "prob" else alt.Undefined,
-            ),
+            x=alt.X(f"{value}:Q", title=value),
             tooltip=["id:Q", "token:N", alt.Tooltip(f"{value}:Q", format=".4f")],
         )
-        .properties(height=max(80, 22 * len(table)))
+        .properties(height=alt.Step(20))
     )
 
 
@@ -94,22 +91,40 @@ def variance_bars(table: pd.DataFrame) -> alt.Chart:
     )
 
 
+def _cell(table: pd.DataFrame) -> int:
+    return max(18, min(44, 240 // max(int(table["head"].max()) + 1, 1)))
+
+
+def copying_map_height(table: pd.DataFrame) -> int:
+    """Pixel height to pass to ``st.altair_chart`` for :func:`copying_map` (Streamlit 1.67
+    collapses layered charts to a few pixels unless given a height)."""
+    return _cell(table) * (int(table["layer"].max()) + 1) + 80
+
+
 def copying_map(table: pd.DataFrame, value: str = "copying") -> alt.Chart:
-    """Layer x head heatmap of a per-head value; copying uses a diverging scale on [-1, 1]."""
+    """Layer x head heatmap of a per-head value; copying uses a diverging scale on [-1, 1].
+
+    No colour legend: every cell prints its value, and the chart stays narrow enough for
+    three side by side.
+    """
     scale = (
         alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True)
         if value == "copying"
         else alt.Scale(scheme="viridis", domain=[0, 1])
     )
+    cell = _cell(table)
     base = alt.Chart(table).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
     cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=scale),
+        color=alt.Color(f"{value}:Q", scale=scale, legend=None),
         tooltip=["name:N", alt.Tooltip(f"{value}:Q", format=".3f")],
     )
-    text = base.mark_text(fontSize=11).encode(text=alt.Text(f"{value}:Q", format=".2f"))
-    return alt.layer(cells, text, title=value).properties(
-        width=40 * table["head"].nunique() + 60, height=36 * table["layer"].nunique() + 20
+    ink = (
+        alt.value("black")
+        if value == "copying"
+        else alt.condition(f"datum.{value} > 0.6", alt.value("black"), alt.value("white"))
     )
+    text = base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=".2f"), color=ink)
+    return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=value)
 
 
 def composition_heatmap(table: pd.DataFrame, mode: str) -> alt.Chart:
@@ -125,6 +140,4 @@ def composition_heatmap(table: pd.DataFrame, mode: str) -> alt.Chart:
         ),
         tooltip=["src:N", "dst:N", alt.Tooltip("score:Q", format=".3f")],
     )
-    return cells.properties(
-        width=max(160, 22 * table["dst"].nunique()), height=max(120, 22 * table["src"].nunique())
-    )
+    return cells.properties(width=alt.Step(24), height=alt.Step(24))

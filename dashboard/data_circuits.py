@@ -37,6 +37,7 @@ __all__ = [
     "find_tokens",
     "has",
     "head_circuit",
+    "quoted",
     "skip_trigram_table",
 ]
 
@@ -44,6 +45,11 @@ __all__ = [
 def has(root: str, run_id: str, name: str) -> bool:
     """True when the run holds array ``name``."""
     return data.has_array(root, run_id, name)
+
+
+def quoted(s: str) -> str:
+    """A token's display string in quotes, so leading spaces show (``' the'``)."""
+    return f"'{s}'"
 
 
 def find_tokens(strs: list[str], query: str, limit: int = 50) -> list[int]:
@@ -90,13 +96,14 @@ def bigram_lists(root: str, run_id: str) -> dict[str, np.ndarray]:
     }
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=2, show_spinner=False)
 def _direct_path(root: str, run_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E [V, d] with the final LN applied, W_U [d, V], b_U [V]) of the bigram table."""
     W_E, W_U, b_U = (_weight(root, run_id, n) for n in ("W_E", "W_U", "b_U"))
     w, b = _weight(root, run_id, "ln_final_w"), _weight(root, run_id, "ln_final_b")
     E = _lnpre(W_E) * w + (b if b is not None else 0.0) if w is not None else W_E
-    return E, W_U, b_U if b_U is not None else np.zeros(W_U.shape[1])
+    b_U = b_U if b_U is not None else np.zeros(W_U.shape[1])
+    return E.astype(np.float32), W_U.astype(np.float32), b_U  # float32: ~100 MB each at 50k
 
 
 def _table(ids: np.ndarray, values: np.ndarray, strs: list[str], col: str) -> pd.DataFrame:
@@ -112,7 +119,7 @@ def _table(ids: np.ndarray, values: np.ndarray, strs: list[str], col: str) -> pd
 def bigram_follow(root: str, run_id: str, token: int, k: int = 10) -> pd.DataFrame:
     """Model's "what follows token": top-k next tokens with probabilities, from the weights."""
     E, W_U, b_U = _direct_path(root, run_id)
-    logits = E[token] @ W_U + b_U  # [V]
+    logits = (E[token] @ W_U).astype(np.float64) + b_U  # [V]
     p = np.exp(logits - logits.max())
     p /= p.sum()
     ids = np.argsort(-p, kind="stable")[:k]
@@ -123,7 +130,7 @@ def bigram_predict(root: str, run_id: str, token: int, k: int = 10) -> pd.DataFr
     """Model's "what predicts token": predecessors s by P(token | s), from the weights."""
     E, W_U, b_U = _direct_path(root, run_id)
     lse = data.read_array(root, run_id, "bigrams/row_lse").astype(np.float64)
-    logp = E @ W_U[:, token] + b_U[token] - lse  # [V]
+    logp = (E @ W_U[:, token]).astype(np.float64) + b_U[token] - lse  # [V]
     ids = np.argsort(-logp, kind="stable")[:k]
     return _table(ids, np.exp(logp[ids]), data.token_strs(root, run_id), "prob")
 
@@ -195,9 +202,9 @@ def skip_trigram_table(root: str, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "head": col["head"],
-            "source": [strs[i] for i in col["src"]],
-            "destination": [strs[i] for i in col["dest"]],
-            "predicted": [strs[i] for i in col["out"]],
+            "source": [quoted(strs[i]) for i in col["src"]],
+            "destination": [quoted(strs[i]) for i in col["dest"]],
+            "predicted": [quoted(strs[i]) for i in col["out"]],
             "strength (OV)": col["ov"],
             "attention (QK)": col["qk"],
             "copying": col["copying"].astype(bool),
@@ -205,13 +212,27 @@ def skip_trigram_table(root: str, run_id: str) -> pd.DataFrame:
     )
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _circuit_weights(root: str, run_id: str, layer: int) -> dict[str, np.ndarray]:
-    """Folded weights of one layer (numpy twin of interp_core.analysis.fold_model)."""
+@st.cache_data(max_entries=2, show_spinner=False)
+def _circuit_vectors(root: str, run_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(token vectors LNPre(W_E) [V, d], folded centred W_U [d, V]) shared by every head.
+
+    float32 and at most two runs cached: at the gpu preset each is about 100 MB.
+    """
     W_E = _weight(root, run_id, "W_E")
     has_ln = has(root, run_id, "weights/ln1_w")
     E = _lnpre(W_E) if has_ln else W_E  # [V, d]
-    out = {"E": E}
+    W_U = _weight(root, run_id, "W_U")
+    if has_ln and has(root, run_id, "weights/ln_final_w"):
+        W_U = W_U * _weight(root, run_id, "ln_final_w")[:, None]
+    W_U = W_U - W_U.mean(-1, keepdims=True)  # [d, V]
+    return E.astype(np.float32), W_U.astype(np.float32)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _layer_weights(root: str, run_id: str, layer: int) -> dict[str, np.ndarray]:
+    """Folded attention weights of one layer (numpy twin of interp_core.analysis.fold_model)."""
+    has_ln = has(root, run_id, "weights/ln1_w")
+    out = {}
     for name in ("W_Q", "W_K", "W_V"):
         W = data.read_array(root, run_id, f"weights/{name}", layer=layer).astype(np.float64)
         if has_ln:
@@ -219,10 +240,6 @@ def _circuit_weights(root: str, run_id: str, layer: int) -> dict[str, np.ndarray
         out[name] = W  # [head, d, d_head]
     W_O = data.read_array(root, run_id, "weights/W_O", layer=layer).astype(np.float64)
     out["W_O"] = W_O - W_O.mean(-1, keepdims=True) if has_ln else W_O  # [head, d_head, d]
-    W_U = _weight(root, run_id, "W_U")
-    if has_ln and has(root, run_id, "weights/ln_final_w"):
-        W_U = W_U * _weight(root, run_id, "ln_final_w")[:, None]
-    out["W_U"] = W_U - W_U.mean(-1, keepdims=True)  # [d, V]
     return out
 
 
@@ -231,7 +248,8 @@ def head_circuit(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For one head and token: (top OV outputs when the head attends to the token as a source,
     top keys the token attends to as a query), computed from the stored weights."""
-    w = _circuit_weights(root, run_id, layer)
+    E, W_U = _circuit_vectors(root, run_id)
+    w = _layer_weights(root, run_id, layer) | {"E": E, "W_U": W_U}
     strs = data.token_strs(root, run_id)
     ov = w["E"][token] @ w["W_V"][head] @ w["W_O"][head] @ w["W_U"]  # [V]
     qk = (w["E"][token] @ w["W_Q"][head]) @ (w["E"] @ w["W_K"][head]).T  # [V]

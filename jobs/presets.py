@@ -43,6 +43,11 @@ class TrainPreset:
     repeat_fraction: float = 0.0
     """Share of training sequences that repeat an earlier span of themselves (synthetic
     repetition that helps induction heads form on small CPU runs; 0 = natural text only)."""
+    repeat_source: str = "text"
+    """What a repeated span holds: 'text' (the window's own text) or 'random' (tokens drawn
+    uniformly from the ``repeat_pool`` most frequent ones, so only copying predicts it)."""
+    repeat_pool: int = 1000
+    """Most frequent training tokens that random repeated spans are drawn from."""
     n_prompts: int = 32
     """Evaluation prompts stored per run (natural text from the validation split)."""
     prompt_len: int = 64

@@ -30,6 +30,7 @@ from interp_core.config import ConfigError, ModelConfig
 from interp_core.models.checkpoint import save_checkpoint
 from interp_core.models.ladder import LADDER, RUNGS
 from interp_core.models.transformer import Transformer
+from interp_core.prompts import frequent_pool
 from jobs._common import JobError, device_name, provenance, resolve_device, seed_everything, use_all_cores
 from jobs.data import TokenData, prepare_data
 from jobs.presets import PRESETS, TrainPreset
@@ -75,12 +76,15 @@ def checkpoint_steps(total: int, n: int) -> list[int]:
 
 
 def sample_batch(stream: np.ndarray, *, step: int, seed: int, batch: int, seq_len: int,
-                 bos_id: int, repeat_fraction: float = 0.0) -> torch.Tensor:
+                 bos_id: int, repeat_fraction: float = 0.0, pool: np.ndarray | None = None) -> torch.Tensor:
     """Batch ``step``: random windows of the stream, each starting with BOS.
 
-    With ``repeat_fraction > 0`` that share of the sequences repeats an earlier span of
-    itself: a span of random length starting at a random offset is copied to a later
-    random position (random offsets and lengths, so no fixed-offset shortcut exists).
+    With ``repeat_fraction > 0`` that share of the sequences repeats a span: a span of
+    random length at a random offset is copied to a later random position (random
+    offsets and lengths, so no fixed-offset shortcut exists). With a token ``pool`` the
+    span is first filled with tokens drawn uniformly from the pool, so its second copy
+    can only be predicted by looking back at the first (the synthetic-repetition set-up
+    of toy induction-head studies); without one, the span is the window's own text.
     """
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(stream) - seq_len, batch)
@@ -89,6 +93,8 @@ def sample_batch(stream: np.ndarray, *, step: int, seed: int, batch: int, seq_le
         length = int(rng.integers(4, max(5, (seq_len - 1) // 2)))
         src = int(rng.integers(0, seq_len - 1 - 2 * length + 1))
         dst = int(rng.integers(src + length, seq_len - 1 - length + 1))
+        if pool is not None:
+            body[row, src : src + length] = rng.choice(pool, size=length)
         body[row, dst : dst + length] = body[row, src : src + length]
     bos = np.full((batch, 1), bos_id, dtype=np.int64)
     return torch.from_numpy(np.concatenate([bos, body], axis=1))  # [batch, seq_len]
@@ -191,6 +197,10 @@ def train(cfg: TrainConfig, *, data: TokenData | None = None, preset: TrainPrese
         for i in range(4)
     ]  # fmt: skip
     keep = set(checkpoint_steps(total, preset.n_checkpoints))
+    pool = None
+    if preset.repeat_fraction > 0 and preset.repeat_source == "random":
+        special = [tok.bos_id] + ([tok.to_config()["unk_id"]] if "unk_id" in tok.to_config() else [])
+        pool = frequent_pool(data.train, preset.repeat_pool, special=special)
     tokens_per_step = preset.batch_size * seq_len
     started = time.perf_counter() - state["wall_time"]
     bar = tqdm(range(state["step"], total), initial=state["step"], total=total,
@@ -211,7 +221,8 @@ def train(cfg: TrainConfig, *, data: TokenData | None = None, preset: TrainPrese
         for group in opt.param_groups:
             group["lr"] = lr
         batch = sample_batch(data.train, step=step, seed=cfg.seed, batch=preset.batch_size,
-                             seq_len=seq_len, bos_id=tok.bos_id, repeat_fraction=preset.repeat_fraction)
+                             seq_len=seq_len, bos_id=tok.bos_id, repeat_fraction=preset.repeat_fraction,
+                             pool=pool)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             loss = model(batch.to(device), return_type="loss")
         opt.zero_grad(set_to_none=True)
@@ -240,7 +251,8 @@ def train(cfg: TrainConfig, *, data: TokenData | None = None, preset: TrainPrese
         "batch_size": preset.batch_size, "seq_len": seq_len, "n_params": model.n_params,
         "val_loss": val_loss, "perplexity": math.exp(min(val_loss, 50.0)), "wall_time_s": wall,
         "device": device_name(device), "precision": "bf16-autocast" if autocast else "fp32",
-        "repeat_fraction": preset.repeat_fraction, "lr": preset.lr, "seed": cfg.seed,
+        "repeat_fraction": preset.repeat_fraction,
+        "repeat_source": preset.repeat_source if preset.repeat_fraction > 0 else None, "lr": preset.lr, "seed": cfg.seed,
         "data": data.meta | {"tokenizer": slim_tok},
     }  # fmt: skip
     record = {"summary": summary, "curve": state["curve"], "evals": state["evals"],

@@ -66,7 +66,7 @@ if not candidates:
     st.warning("No token matches; showing the most frequent ones.", icon=":material/search_off:")
     candidates = [int(t) for t in lists["token"][:200]]
 token = st.selectbox(
-    "Token", candidates, key="bigrams_token", format_func=lambda i: f"{strs[i]!r}  #{i}"
+    "Token", candidates, key="bigrams_token", format_func=lambda i: f"{dc.quoted(strs[i])}  #{i}"
 )
 row = rows.get(int(token))
 
@@ -114,10 +114,10 @@ if has_corpus and "corpus_follow_id" in lists:
     model_top, corpus_top = lists["follow_id"][:, 0], lists["corpus_follow_id"][:, 0]
     table = pd.DataFrame(
         {
-            "token": [strs[int(t)] for t in lists["token"]],
+            "token": [dc.quoted(strs[int(t)]) for t in lists["token"]],
             "count": lists["token_count"],
-            "model top-1": [strs[int(i)] for i in model_top],
-            "corpus top-1": [strs[int(i)] if i >= 0 else "" for i in corpus_top],
+            "model top-1": [dc.quoted(strs[int(i)]) for i in model_top],
+            "corpus top-1": [dc.quoted(strs[int(i)]) if i >= 0 else "" for i in corpus_top],
             "agree": model_top == corpus_top,
             "KL (nats)": lists["kl"],
         }

@@ -27,7 +27,11 @@ heads = dc.copying_table(root, run_id)
 st.subheader("Copying per head")
 cols = st.columns(3)
 for col, value in zip(cols, [v for v in ("copying", "ov_top1", "ov_top5") if v in heads]):
-    col.altair_chart(charts_circuits.copying_map(heads, value), width="content")
+    col.altair_chart(
+        charts_circuits.copying_map(heads, value),
+        width="content",
+        height=charts_circuits.copying_map_height(heads),
+    )
 st.caption(
     "copying = sum of eigenvalues / sum of their absolute values of the full OV circuit; "
     "ov_top1/ov_top5 = share of source tokens whose own token is the top-1 / top-5 output."
@@ -37,9 +41,8 @@ if dc.has(root, run_id, "circuits/comp"):
     st.subheader("Composition between heads")
     subtract = st.toggle("Subtract the random baseline", value=True, key="circuits_subtract")
     baseline = data.open_run(root, run_id).read("circuits/comp", comp_mode=0).attrs.get("baseline")
-    cols = st.columns(3)
-    for col, mode in zip(cols, ("Q", "K", "V")):
-        col.altair_chart(
+    for tab, mode in zip(st.tabs(["K (induction)", "Q", "V"]), ("K", "Q", "V")):
+        tab.altair_chart(
             charts_circuits.composition_heatmap(dc.composition(root, run_id, mode, subtract), mode),
             width="content",
         )
@@ -81,7 +84,7 @@ if not candidates:
     st.warning("No token matches.", icon=":material/search_off:")
     st.stop()
 token = st.selectbox(
-    "Matches", candidates, key="circuits_token", format_func=lambda i: f"{strs[i]!r}  #{i}"
+    "Matches", candidates, key="circuits_token", format_func=lambda i: f"{dc.quoted(strs[i])}  #{i}"
 )
 if not dc.has(root, run_id, "weights/W_V"):
     st.info(

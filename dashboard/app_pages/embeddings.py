@@ -58,7 +58,8 @@ if query:
         st.caption(
             "Highlighted: "
             + ", ".join(
-                f"`{points.loc[points['id'] == i, 'token'].iloc[0]!r}` #{i}" for i in highlight
+                f"`{dc.quoted(points.loc[points['id'] == i, 'token'].iloc[0])}` #{i}"
+                for i in highlight
             )
         )
     else:
@@ -68,7 +69,9 @@ if query:
         )
 
 st.altair_chart(
-    charts_circuits.embedding_scatter(shown, highlight, f"{method} of {matrix}"), width="stretch"
+    charts_circuits.embedding_scatter(shown, highlight, f"{method} of {matrix}"),
+    width="stretch",
+    height=560,
 )
 counts = points["category"].value_counts()
 st.caption(f"{len(points)} tokens mapped: " + ", ".join(f"{c} {n}" for c, n in counts.items()))

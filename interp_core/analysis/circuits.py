@@ -129,8 +129,8 @@ def all_ov_copying_scores(
 ) -> torch.Tensor:
     """OV copying score of every head [layer, head] (see :func:`ov_copying_score`).
 
-    Uses the d_head x d_head matrix ``W_O (W_U^T... )``: ``W_O^h (W_U E) W_V^h``, whose
-    spectrum is the non-zero spectrum of the full OV circuit; cost O(V d^2) once.
+    Uses the d_head x d_head matrix ``W_O^h (W_U E) W_V^h`` (a cyclic permutation of
+    ``E W_V^h W_O^h W_U``, so the same non-zero spectrum); cost O(V d^2) once for all heads.
     """
     model = _prepare(model, fold)
     E = circuit_embedding(model, embed).double()  # [V, d_model]
@@ -188,14 +188,17 @@ def composition_baseline(d_model: int, d_head: int, n_samples: int = 200, seed: 
     (METHODS §3.5); the same for Q, K and V composition.
     """
     gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(4, n_samples, d_model, d_head, generator=gen, dtype=torch.float64)
-    W_V, W_O, W_Q, W_K = X[0], X[1].transpose(-2, -1), X[2], X[3]
-    G_v, G_k = W_V.mT @ W_V, W_K.mT @ W_K  # [n, dh, dh]
-    num = _fro2_chain(G_v, W_O @ W_Q, G_k)
-    den = _fro2_chain(G_v, torch.eye(d_head, dtype=X.dtype), W_O @ W_O.mT) * _fro2_chain(
-        W_Q.mT @ W_Q, torch.eye(d_head, dtype=X.dtype), G_k
-    )
-    return float((num / den).sqrt().mean())
+    eye = torch.eye(d_head, dtype=torch.float64)
+    scores = []
+    for start in range(0, n_samples, 25):  # 25 samples at a time bounds memory at d_model 768
+        n = min(25, n_samples - start)
+        X = torch.randn(4, n, d_model, d_head, generator=gen, dtype=torch.float64)
+        W_V, W_O, W_Q, W_K = X[0], X[1].transpose(-2, -1), X[2], X[3]
+        G_v, G_k = W_V.mT @ W_V, W_K.mT @ W_K  # [n, dh, dh]
+        num = _fro2_chain(G_v, W_O @ W_Q, G_k)
+        den = _fro2_chain(G_v, eye, W_O @ W_O.mT) * _fro2_chain(W_Q.mT @ W_Q, eye, G_k)
+        scores.append((num / den).sqrt())
+    return float(torch.cat(scores).mean())
 
 
 @torch.no_grad()

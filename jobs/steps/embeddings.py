@@ -1,7 +1,7 @@
 """Analysis step: PCA and t-SNE maps of W_E rows and W_U columns, coloured by token category.
 
-For the N most frequent tokens (option ``embedding_tokens``, default 5000, capped at the
-vocabulary; same frequency order as the bigram step) it writes:
+For the N most frequent tokens (option ``embedding_tokens``, default 5000, 1000 for the
+tiny preset, capped at the vocabulary; same frequency order as the bigram step) it writes:
 
 - ``embeddings/token`` [emb_token], ``embeddings/category`` [emb_token] (codes) with
   ``embeddings/category_name`` [category] (see ``interp_core.analysis.CATEGORIES``);
@@ -12,7 +12,8 @@ vocabulary; same frequency order as the bigram step) it writes:
 
 t-SNE: scikit-learn Barnes-Hut after PCA to 50 dims, seeded. Options: ``tsne_iter``
 (default 500; 300 for the tiny preset so the step stays under ~10 s on 2 cores),
-``tsne_perplexity`` (30), ``tsne`` (False skips t-SNE, e.g. for a quick look).
+``tsne_perplexity`` (30), ``tsne_jobs`` (threads: 1 on machines with <= 2 cores, where
+more are slower), ``tsne`` (False skips t-SNE, e.g. for a quick look).
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/bigram-0l --store-root lab-store
@@ -39,10 +40,14 @@ N_PCS = 10
 def run(ctx: AnalysisContext, writer: RunWriter) -> None:
     """Write the ``embeddings/*`` arrays for ``ctx.model``."""
     opts = ctx.options
-    n = min(int(opts.get("embedding_tokens", 5000)), ctx.cfg.d_vocab)
     tiny = opts.get("preset") == "tiny"
+    n = min(int(opts.get("embedding_tokens", 1000 if tiny else 5000)), ctx.cfg.d_vocab)
     n_iter = int(opts.get("tsne_iter", 300 if tiny else 500))
     perplexity = float(opts.get("tsne_perplexity", 30.0))
+    # Barnes-Hut's OpenMP threads are 4x *slower* than one thread on a busy 2-core box
+    # (measured); use threads only where there are cores to spare.
+    cores = os.cpu_count() or 1
+    jobs = int(opts.get("tsne_jobs", 1 if cores <= 2 else min(cores, 8)))
     ids, _, source = frequent_tokens(ctx, n)
     strs = [ctx.token_strs[i] if i < len(ctx.token_strs) else str(i) for i in ids]
     pcs = min(N_PCS, ctx.cfg.d_model, len(ids))
@@ -60,7 +65,7 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
                 max_iter=n_iter,
                 perplexity=perplexity,
                 seed=0,
-                n_jobs=min(os.cpu_count() or 1, 8),
+                n_jobs=jobs,
             )
     writer.write("embeddings/token", ids.astype(np.int32), frequency_source=source)
     writer.write("embeddings/category", token_categories(strs))
