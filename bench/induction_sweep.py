@@ -55,10 +55,12 @@ def main() -> None:
     ap.add_argument("--seq", type=int, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--corpus", default=None)
+    ap.add_argument("--no-ln", action="store_true", help="attention-only blocks without LayerNorm")
+    ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--source", default="text", choices=["text", "random"], help="repeated span content")
     ap.add_argument("--vocab", type=int, default=None, help="gpt2-compact ids to keep (d_vocab = this + 2)")
     args = ap.parse_args()
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
     preset = PRESETS[args.preset]
     preset = dataclasses.replace(
         preset, repeat_fraction=args.repeat, lr=args.lr or preset.lr,
@@ -72,6 +74,8 @@ def main() -> None:
     if args.heads:
         cfg = cfg.replace(n_heads=args.heads)
     cfg = cfg.replace(d_head=cfg.d_model // cfg.n_heads)
+    if args.no_ln:
+        cfg = cfg.replace(normalization_type=None)
     model = Transformer(cfg, seed=0).train()
     opt = torch.optim.AdamW(model.parameters(), lr=preset.lr, betas=(0.9, 0.99), weight_decay=0.01)
     bos = data.tokenizer.bos_id
