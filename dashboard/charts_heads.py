@@ -43,9 +43,14 @@ def score_map(table: pd.DataFrame, score: str, *, title: str | None = None) -> a
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text("value:Q", format=".2f"),
         color=alt.condition("datum.value > 0.6", alt.value("black"), alt.value("white")))
-    chart = (rect + text).properties(width=cell * n_heads, height=cell * n_layers,
-                                     title=title or score)
-    return chart
+    return (rect + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=title or score)
+
+
+def score_map_height(table: pd.DataFrame) -> int:
+    """Pixel height to pass to ``st.altair_chart`` for :func:`score_map`: Streamlit 1.67
+    collapses layered charts to a few pixels unless given one."""
+    n_heads, n_layers = int(table["head"].max()) + 1, int(table["layer"].max()) + 1
+    return max(18, min(48, 480 // max(n_heads, 1))) * n_layers + 80
 
 
 def _x(log_x: bool) -> alt.X:

@@ -69,16 +69,20 @@ PRESETS: dict[str, TrainPreset] = {
         eval_every=50,
         n_checkpoints=12,
     ),
+    # Measured (bench/RESULTS.md, "Induction heads on CPU"): natural text alone and
+    # repeats of the text's own spans formed no induction head within ~10M tokens; spans of
+    # random frequent tokens repeated at random offsets in 75% of the sequences did.
     "cpu": TrainPreset(
-        tokenizer={"name": "gpt2-compact", "k": 4094},
+        tokenizer={"name": "gpt2-compact", "k": 2046},
         max_chars=40_000_000,
         seq_len=128,
         batch_size=32,
-        steps={"bigram-0l": 2000, "attn-only-1l": 4000, "attn-only-2l": 6000, "gpt-4l": 6000},
-        lr=2e-3,
+        steps={"bigram-0l": 1500, "attn-only-1l": 3000, "attn-only-2l": 6000, "gpt-4l": 3000},
+        lr=3e-3,
         eval_every=200,
         n_checkpoints=24,
-        repeat_fraction=0.25,
+        repeat_fraction=0.75,
+        repeat_source="random",
         n_prompts=64,
         prompt_len=128,
         rrt_n=50,

@@ -18,6 +18,17 @@ if not data_heads.has_dynamics(root, run_id):
                          "and the log-spaced checkpoints the training job keeps (imported "
                          "checkpoints have none).", alternatives=others)
 
+training = data.run_attrs(root, run_id).get("training", {})
+if training.get("repeat_fraction"):
+    source = ("random frequent tokens" if training.get("repeat_source") == "random"
+              else "the sequence's own text")
+    st.info(f"This run was trained partly on synthetic repetition: "
+            f"{training['repeat_fraction']:.0%} of its training sequences repeat a span "
+            f"({source}) at a random offset and length, which helps induction heads form on "
+            "a small CPU budget. The rest is natural text.", icon=":material/repeat:")
+else:
+    st.caption("Trained on natural text only (no synthetic repeated sequences).")
+
 dyn = data_heads.dynamics(root, run_id)
 phase = dyn.attrs.get("phase_change")
 if phase:

@@ -16,6 +16,8 @@ Examples:
     2
     >>> ladder_configs("cpu", d_vocab=4096)["gpt-4l"].d_vocab
     4096
+    >>> LADDER["cpu"]["gpt-4l"].d_vocab
+    2048
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _ladder(
 
 LADDER: dict[str, dict[str, ModelConfig]] = {
     "tiny": _ladder(d_vocab=2048, d_model=64, n_heads=4, n_ctx=128, d_full=64),
-    "cpu": _ladder(d_vocab=4096, d_model=128, n_heads=4, n_ctx=256, d_full=128),
+    "cpu": _ladder(d_vocab=2048, d_model=128, n_heads=4, n_ctx=256, d_full=128),
     "gpu": _ladder(d_vocab=50257, d_model=512, n_heads=8, n_ctx=512, d_full=512),
 }
 """LADDER[preset][rung] -> ModelConfig (d_vocab as the preset's default tokenizer gives)."""
