@@ -70,3 +70,13 @@ def test_context_longer_than_n_ctx_is_a_clear_error():
     model, _ = _model()
     with pytest.raises(ValueError, match="longer than the model's context"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_cpu_bf16_autocast_path_matches_fp32():
+    """Under CPU autocast the attention uses explicit matmuls instead of the fused kernel."""
+    model, tokens = _model()
+    with torch.no_grad():
+        reference = model(tokens)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(tokens).float()
+    assert (low - reference).abs().max() < 0.05 * reference.abs().max()
