@@ -42,7 +42,7 @@ store: $(VENV)/.runtime data
 	$(RUN) $(PY) -m jobs ladder --preset tiny --store-root $(STORE)
 
 demo: store
-	INTERP_STORE=$(STORE) $(PY) -m streamlit run dashboard/streamlit_app.py --server.port $(PORT)
+	INTERP_STORE=$(STORE) $(PY) -m streamlit run dashboard --server.port $(PORT)
 
 test: $(VENV)/.dev data browser
 	$(RUN) $(PY) -m pytest -q -m "not slow" --durations=15
