@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from interp_core.models.checkpoint import CheckpointError, load_checkpoint, read_config
 from interp_core.models.transformer import Transformer
+from interp_core.prompt_pairs import PromptPairError, load_prompt_pairs
 from interp_core.prompts import default_pool, frequent_pool, repeated_random_tokens, text_windows
 from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import JobError, provenance, resolve_device, seed_everything, use_all_cores
@@ -182,6 +183,11 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
     tok = _load_tokenizer(model_cfg.tokenizer, checkpoint)
     if tok is not None and tok.d_vocab != model_cfg.d_vocab:
         raise JobError(f"tokenizer has {tok.d_vocab} tokens but the model's d_vocab is {model_cfg.d_vocab}")
+    if cfg.patching is not None:  # check the user's prompt pairs before anything is written
+        try:
+            load_prompt_pairs(cfg.patching, tok)
+        except PromptPairError as err:
+            raise JobError(str(err)) from None
     tokens, train, val, prompt_meta = _eval_prompts(cfg, tok, record, preset, model_cfg.d_vocab, model_cfg.n_ctx)
     bos = tok.bos_id if tok is not None else 0
     special = [bos] + ([tok.to_config()["unk_id"]] if tok is not None and "unk_id" in tok.to_config() else [])

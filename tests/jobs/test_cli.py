@@ -34,6 +34,8 @@ def test_help(command):
         (["train", "--model", "bigram-0l", "--out", "{tmp}/x", "--corpus", "nonesuch"], "unknown corpus"),
         (["analyze", "--checkpoint", "{tmp}/badcfg"], "n_heads"),
         (["train", "--model", "bigram-0l", "--out", "{tmp}/x", "--device", "cuda"], "CUDA"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--patching", "{tmp}/p.json"],
+         "same token length"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, argv, message):
@@ -41,6 +43,14 @@ def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, argv, mes
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9 au lait\n" * 100)
     (tmp_path / "badcfg").mkdir()
     (tmp_path / "badcfg" / "config.json").write_text(json.dumps({"n_layers": 1, "d_model": 8, "n_heads": -1}))
+    if "--patching" in argv:
+        from interp_core import ModelConfig, Transformer, save_checkpoint
+
+        cfg = ModelConfig(n_layers=1, d_model=8, n_heads=2, d_head=4, d_vocab=256, n_ctx=32,
+                          tokenizer={"name": "bytes"})
+        save_checkpoint(Transformer(cfg, seed=0), tmp_path / "ok")
+        (tmp_path / "p.json").write_text(json.dumps(
+            [{"clean": "ab", "corrupted": "abc", "answer": "x", "wrong": "y"}]))
     if "--device" in argv:
         import torch
 
@@ -51,3 +61,5 @@ def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, argv, mes
     assert code == 2
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    if "--patching" in argv:  # rejected before anything was written
+        assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("*.zarr"))
