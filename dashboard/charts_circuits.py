@@ -15,7 +15,6 @@ import pandas as pd
 __all__ = [
     "composition_heatmap",
     "copying_map",
-    "copying_map_height",
     "embedding_scatter",
     "prob_bars",
     "value_bars",
@@ -93,12 +92,6 @@ def variance_bars(table: pd.DataFrame) -> alt.Chart:
 
 def _cell(table: pd.DataFrame) -> int:
     return max(18, min(44, 240 // max(int(table["head"].max()) + 1, 1)))
-
-
-def copying_map_height(table: pd.DataFrame) -> int:
-    """Pixel height to pass to ``st.altair_chart`` for :func:`copying_map` (Streamlit 1.67
-    collapses layered charts to a few pixels unless given a height)."""
-    return _cell(table) * (int(table["layer"].max()) + 1) + 80
 
 
 def copying_map(table: pd.DataFrame, value: str = "copying") -> alt.Chart:

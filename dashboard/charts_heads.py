@@ -46,12 +46,6 @@ def score_map(table: pd.DataFrame, score: str, *, title: str | None = None) -> a
     return (rect + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=title or score)
 
 
-def score_map_height(table: pd.DataFrame) -> int:
-    """Pixel height to pass to ``st.altair_chart`` for :func:`score_map`: Streamlit 1.67
-    collapses layered charts to a few pixels unless given one."""
-    n_heads, n_layers = int(table["head"].max()) + 1, int(table["layer"].max()) + 1
-    return max(18, min(48, 480 // max(n_heads, 1))) * n_layers + 80
-
 
 def _x(log_x: bool) -> alt.X:
     return alt.X("tokens_seen:Q", title="tokens seen",

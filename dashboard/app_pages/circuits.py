@@ -29,8 +29,7 @@ cols = st.columns(3)
 for col, value in zip(cols, [v for v in ("copying", "ov_top1", "ov_top5") if v in heads]):
     col.altair_chart(
         charts_circuits.copying_map(heads, value),
-        width="content",
-        height=charts_circuits.copying_map_height(heads),
+        width="content",  # sized by alt.Step in the spec; a height here collapses 1-layer maps
     )
 st.caption(
     "copying = sum of eigenvalues / sum of their absolute values of the full OV circuit; "

@@ -52,8 +52,8 @@ st.caption("Rows are layers, columns heads; colour and number give the score "
 cols = st.columns(2)
 for i, score in enumerate(maps):
     with cols[i % 2]:
-        st.altair_chart(charts_heads.score_map(run_table, score), width="content",
-                        height=charts_heads.score_map_height(run_table))
+        # Sized by alt.Step in the spec: passing a height here collapses 1-layer maps.
+        st.altair_chart(charts_heads.score_map(run_table, score), width="content")
         if score in docs:
             st.caption(f"**{score}**: {docs[score]}")
 
