@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from interp_core import ModelConfig, Transformer
+from interp_core import ModelConfig
+from tests.reference import random_model, transformer_lens_model
 
 transformer_lens = pytest.importorskip("transformer_lens")
 
@@ -27,38 +28,11 @@ CONFIGS = {
 }  # fmt: skip
 
 
-def _randomise(model: Transformer, seed: int) -> None:
-    """Random values everywhere (biases and LN params too) so no term can hide behind a zero."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
-
-
-def _tl_model(cfg: ModelConfig, state: dict[str, torch.Tensor]):
-    tl_cfg = transformer_lens.HookedTransformerConfig(
-        n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, d_head=cfg.d_head,
-        d_mlp=cfg.d_mlp, d_vocab=cfg.d_vocab, n_ctx=cfg.n_ctx,
-        act_fn=cfg.act_fn if not cfg.attn_only else None, attn_only=cfg.attn_only,
-        normalization_type=cfg.normalization_type, positional_embedding_type="standard",
-        use_attn_result=True, eps=cfg.eps, seed=0, device="cpu",
-    )  # fmt: skip
-    tl = transformer_lens.HookedTransformer(tl_cfg)
-    state = dict(state)
-    if not cfg.has_pos:  # TransformerLens always adds W_pos: make it a no-op
-        state["pos_embed.W_pos"] = torch.zeros(cfg.n_ctx, cfg.d_model)
-    missing, unexpected = tl.load_state_dict(state, strict=False)
-    assert not unexpected, unexpected
-    assert all(k.endswith(("IGNORE", "mask")) for k in missing), missing
-    return tl.eval()
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_logits_and_cache_match_transformer_lens(name: str) -> None:
     cfg = CONFIGS[name]
-    model = Transformer(cfg)
-    _randomise(model, seed=1)
-    tl = _tl_model(cfg, model.state_dict())
+    model = random_model(cfg, seed=1)
+    tl = transformer_lens_model(model)
     tokens = torch.randint(0, cfg.d_vocab, (3, cfg.n_ctx), generator=torch.Generator().manual_seed(2))
 
     with torch.no_grad():

@@ -17,6 +17,7 @@ from interp_core.analysis import (
     logit_lens_summary,
 )
 from store import hook_names as hn
+from tests.reference import random_model, transformer_lens_model
 
 TINY_GPT = ModelConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, d_vocab=97, n_ctx=24)
 ATTN_NO_LN = ModelConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_vocab=97, n_ctx=24,
@@ -24,12 +25,7 @@ ATTN_NO_LN = ModelConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_vocab=97
 
 
 def _random_model(cfg: ModelConfig, seed: int = 1, scale: float = 0.3) -> Transformer:
-    model = Transformer(cfg)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * scale)
-    return model.eval()
+    return random_model(cfg, seed=seed, scale=scale)
 
 
 def _tokens(cfg: ModelConfig, batch: int = 3, length: int = 12, seed: int = 0) -> torch.Tensor:
@@ -128,25 +124,12 @@ def test_logit_lens_modes_differ_before_the_last_layer() -> None:
 transformer_lens = pytest.importorskip("transformer_lens")
 
 
-def _tl_model(model: Transformer):
-    cfg = model.cfg
-    tl_cfg = transformer_lens.HookedTransformerConfig(
-        n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, d_head=cfg.d_head,
-        d_mlp=cfg.d_mlp, d_vocab=cfg.d_vocab, n_ctx=cfg.n_ctx, act_fn=cfg.act_fn,
-        attn_only=cfg.attn_only, normalization_type=cfg.normalization_type,
-        use_attn_result=True, eps=cfg.eps, seed=0, device="cpu",
-    )  # fmt: skip
-    tl = transformer_lens.HookedTransformer(tl_cfg)
-    tl.load_state_dict(model.state_dict(), strict=False)
-    return tl.eval()
-
-
 def test_dla_and_lens_match_transformer_lens() -> None:
     model = _random_model(TINY_GPT)
     with torch.no_grad():  # TL's logit_attrs applies no LN gain/bias: make them the identity
         model.ln_final.w.fill_(1.0)
         model.ln_final.b.zero_()
-    tl = _tl_model(model)
+    tl = transformer_lens_model(model)
     tokens = _tokens(TINY_GPT)
     _, cache = model.run_with_cache(tokens)
     _, tl_cache = tl.run_with_cache(tokens)

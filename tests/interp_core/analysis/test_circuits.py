@@ -21,6 +21,7 @@ from interp_core.analysis import (
     topk_accuracy,
     virtual_weights,
 )
+from tests.reference import transformer_lens_model
 
 
 def _attn_only(
@@ -80,16 +81,7 @@ def test_copying_score_equals_trace_ratio_of_dense_circuit() -> None:
 
 def _tl_model(model: Transformer):
     tl = pytest.importorskip("transformer_lens")
-    cfg = model.cfg
-    tl_cfg = tl.HookedTransformerConfig(
-        n_layers=cfg.n_layers, d_model=cfg.d_model, n_heads=cfg.n_heads, d_head=cfg.d_head,
-        d_vocab=cfg.d_vocab, n_ctx=cfg.n_ctx, attn_only=True, normalization_type=None,
-        use_attn_result=True, seed=0, device="cpu")  # fmt: skip
-    ref = tl.HookedTransformer(tl_cfg)
-    state = dict(model.state_dict())
-    state.setdefault("pos_embed.W_pos", torch.zeros(cfg.n_ctx, cfg.d_model))
-    ref.load_state_dict(state, strict=False)
-    return tl, ref
+    return tl, transformer_lens_model(model)
 
 
 def test_composition_and_copying_match_transformer_lens() -> None:

@@ -8,18 +8,14 @@ import torch
 from interp_core import ModelConfig, Transformer
 from interp_core.analysis import (bos_norm_share, induction_circuit, kobayashi_norms,
                                   mixing_parts, mixing_ratio, norm_hook_names)
+from tests.reference import random_model
 
 FULL = ModelConfig(n_layers=2, d_model=24, n_heads=3, d_head=8, d_mlp=48, d_vocab=50, n_ctx=16)
 ATTN_ONLY = ModelConfig(n_layers=2, d_model=24, n_heads=3, d_head=8, d_vocab=50, n_ctx=16)
 
 
 def _random_model(cfg: ModelConfig, seed: int = 0) -> Transformer:
-    model = Transformer(cfg, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)  # biases and LN params too
-    return model.eval()
+    return random_model(cfg, seed=seed, scale=0.3)
 
 
 def _run(model: Transformer, seed: int = 1):

@@ -18,6 +18,7 @@ from interp_core.analysis import (
     path_patch_sweep,
 )
 from store import hook_names as hn
+from tests.reference import random_model
 
 TINY_GPT = ModelConfig(n_layers=2, d_model=32, n_heads=3, d_head=8, d_mlp=48, d_vocab=61, n_ctx=16)
 ATTN_NO_LN = ModelConfig(n_layers=2, d_model=32, n_heads=3, d_head=8, d_vocab=61, n_ctx=16,
@@ -25,12 +26,7 @@ ATTN_NO_LN = ModelConfig(n_layers=2, d_model=32, n_heads=3, d_head=8, d_vocab=61
 
 
 def _random_model(cfg: ModelConfig, seed: int = 1, scale: float = 0.4) -> Transformer:
-    model = Transformer(cfg)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=gen) * scale)
-    return model.eval()
+    return random_model(cfg, seed=seed, scale=scale)
 
 
 def _pair(cfg: ModelConfig, batch: int = 2, length: int = 7, seed: int = 0):
