@@ -114,18 +114,28 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a dict; unknown keys (e.g. from a TransformerLens config) are ignored with a warning."""
+        """Build from a dict; unknown keys (e.g. from a TransformerLens config) are ignored with a warning.
+
+        Two shorthands of ``config.json`` are read here: ``"tokenizer": "gpt2"`` means
+        ``{"name": "gpt2"}``, and a 0-layer config with no ``positional_embedding_type`` has no
+        positional embedding (DESIGN.md's 0-layer checkpoint: no blocks, no ``W_pos``).
+        """
         if not isinstance(data, dict):
             raise ConfigError("model config must be a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(data) - known)
+        extra = sorted(set(data) - known - {"kind"})  # "kind" is the checkpoint's, not the model's
         if extra:
             warnings.warn(f"ignoring unknown config fields: {', '.join(extra)}", stacklevel=2)
         missing = [n for n in ("n_layers", "d_model") if n not in data]
         if missing:
             raise ConfigError(f"model config lacks required field(s): {', '.join(missing)}")
+        fields = {k: v for k, v in data.items() if k in known}
+        if isinstance(fields.get("tokenizer"), str):  # "gpt2" is shorthand for {"name": "gpt2"}
+            fields["tokenizer"] = {"name": fields["tokenizer"]}
+        if "positional_embedding_type" not in fields and fields["n_layers"] == 0:
+            fields["positional_embedding_type"] = None  # a 0-layer model has no positions
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            return cls(**fields)
         except TypeError as err:  # a wrong type slipped past the field checks
             raise ConfigError(f"invalid model config: {err}") from None
 

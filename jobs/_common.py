@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from jobs.errors import JobError
+
+__all__ = ["REPO", "JobError", "device_name", "git_sha", "package_versions", "provenance",
+           "resolve_device", "seed_everything", "use_all_cores"]
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-class JobError(Exception):
-    """A problem the user can fix; the CLI prints the one-line message and exits with code 2."""
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:

@@ -1,15 +1,17 @@
 """What every analysis step receives: the model, its prompts and its training history.
 
-``jobs.analyze_model`` builds one ``AnalysisContext`` per run and calls each step in
-``jobs.analyze_model.STEPS`` as ``step.run(ctx, writer)``; a step computes with
-``interp_core.analysis`` and writes arrays declared in ``store.schema`` through the writer.
+``jobs.analyze_model`` builds one ``AnalysisContext`` per run and calls each step of
+``jobs.steps`` as ``step.run(ctx, cfg, writer)``; a step computes with ``interp_core.analysis``
+and writes arrays declared in ``store.schema`` through the writer. What several steps use
+(the frequent-token order, the special ids, intermediates one step computes and another
+reuses) lives here, never in another step's module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -18,6 +20,13 @@ from interp_core.config import ModelConfig
 from interp_core.hooks import Cache, NameFilter
 from interp_core.models.transformer import Transformer
 from interp_core.prompts import RepeatedTokens
+from interp_core.tokenizers import Tokenizer
+
+T = TypeVar("T")
+
+BOS_NORM_SHARE = "bos_norm_share"
+"""``shared`` key: [layer, head] share of norm-based attention on position 0, mean over the
+evaluation prompts (the patterns step computes it in passing; the heads step reads it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +67,50 @@ class AnalysisContext:
     """Training token stream (for corpus bigram statistics), if the corpus is known."""
     val_stream: np.ndarray | None = None
     """Held-out token stream, if the corpus is known."""
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Job options (e.g. ``patching_file``, ``quick``); steps read what concerns them."""
+    training_record: dict[str, Any] | None = None
+    """The checkpoint's ``training.json`` (loss curve, evals, summary), if it has one."""
+    tokenizer: Tokenizer | None = None
+    """The checkpoint's tokenizer (None for hand-built models without one)."""
+    preset: str = "tiny"
+    """Preset the checkpoint was trained with (or 'tiny' for foreign checkpoints)."""
     batch_size: int = 16
     """Prompts per forward pass."""
+    _memo: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def shared(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per run; later calls (from any step) return the same value."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    @property
+    def special_ids(self) -> list[int]:
+        """BOS and, when the tokenizer has one, the unknown id (left out of frequency lists)."""
+        unk = getattr(self.tokenizer, "unk_id", None)
+        return [self.bos_id] + ([int(unk)] if unk is not None else [])
+
+    def _frequency_order(self) -> tuple[np.ndarray, np.ndarray, str]:
+        V = self.cfg.d_vocab
+        if self.train_stream is not None:
+            counts, source = np.bincount(np.asarray(self.train_stream, np.int64), minlength=V), "train"
+        else:
+            counts = np.bincount(self.eval_tokens[:, 1:].reshape(-1).cpu().numpy(), minlength=V)
+            source = "eval_prompts"
+        counts = counts[:V].copy()
+        keep = np.ones(V, dtype=bool)
+        keep[[i for i in self.special_ids if 0 <= i < V]] = False
+        order = np.argsort(-counts, kind="stable")
+        return order[keep[order]], counts, source
+
+    def frequent_tokens(self, n: int) -> tuple[np.ndarray, np.ndarray, str]:
+        """The n most frequent ids (then the rest in id order), their counts, and the source.
+
+        Frequency is counted in the training stream when the corpus is known, else in the
+        evaluation prompts; the special ids are left out.
+        """
+        order, counts, source = self.shared("frequency_order", self._frequency_order)
+        ids = order[:n]
+        return ids, counts[ids], source
 
     @property
     def cfg(self) -> ModelConfig:

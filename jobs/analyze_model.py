@@ -1,7 +1,10 @@
-"""Analyse one checkpoint into a store run: data, weights, activations, then every step.
+"""Analyse one checkpoint into a store run: every analysis step of ``jobs.steps``, or some.
 
-Example:
+Examples:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store
+    python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \\
+        --run-id tiny-attn-only-2l --steps heads,circuits --set heads.score_prompts=64
+    python -m jobs analyze --list-steps
 
 Any checkpoint directory works (``config.json`` + ``model.safetensors`` with
 TransformerLens keys): ours, an imported GPT-2, or hand-set weights. What the checkpoint
@@ -9,9 +12,16 @@ knows decides what the run holds: a ``training.json`` adds the loss curve and tr
 dynamics; a tokenizer adds readable tokens and natural-text prompts (without one, prompts
 are random tokens and tokens are shown as ids).
 
-Order is what makes a run crash-safe: every array is written, then the run is marked
-complete, then its metadata consolidated (``RunWriter.finalize``). A run interrupted
-half-way is never listed as complete, and re-running the job restarts it cleanly.
+Three ways a run is written, all crash-safe (``store.RunWriter``):
+
+- a new run: every array, then ``status="complete"``, then consolidated metadata; a run
+  interrupted half-way is never listed and re-running restarts it cleanly;
+- ``--steps a,b`` on a complete run: only those steps' groups are rewritten (with any step
+  whose output refers to theirs), on a copy swapped in when complete;
+- ``--overwrite``: a whole new run built beside the old one and swapped in when complete.
+
+The run's root attr ``steps`` records, per step, its settings, what it writes, and whether
+it ran or was skipped (and why); pages decide what to show from it.
 """
 
 from __future__ import annotations
@@ -26,22 +36,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interp_core.config import ModelConfig
 from interp_core.models.checkpoint import CheckpointError, load_checkpoint, read_config
-from interp_core.models.transformer import Transformer
-from interp_core.prompt_pairs import PromptPairError, load_prompt_pairs
-from interp_core.prompts import default_pool, frequent_pool, repeated_random_tokens, text_windows
+from interp_core.models.ladder import LADDER_ORDER
+from interp_core.prompts import RepeatedTokens, default_pool, frequent_pool, repeated_random_tokens, text_windows
 from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import JobError, provenance, resolve_device, seed_everything, use_all_cores
 from jobs.analysis_context import AnalysisContext, StepCheckpoint
 from jobs.data import prepare_data
 from jobs.presets import PRESETS, TrainPreset
-from jobs.steps import attribution, dynamics, heads, neurons, patching
-from jobs.steps import bigrams, circuits, embeddings
+from jobs.step_settings import SettingsError, build_config, settings_dict
+from jobs.steps import STEP_NAMES, Skipped, UnknownStepError, check_names, load_step, resolve_steps
 from jobs.train_model import TRAINING_FILE
-from store import RunWriter, StoreError, hook_names
-
-STEPS: list[Any] = [heads, dynamics, attribution, neurons, patching, bigrams, embeddings, circuits]
-"""Analysis steps run after the base arrays, in order: modules with ``run(ctx, writer)``."""
+from store import RunWriter, StoreError, open_store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,184 +64,250 @@ class AnalyzeConfig:
     device: str = "auto"
     """'auto', 'cpu' or 'cuda'."""
     patching: Path | None = None
-    """Optional prompt-pair file (TOML or JSON) with user patching experiments."""
+    """Optional prompt-pair file (TOML or JSON) with user patching experiments (= patching.file)."""
     corpus: str | None = None
     """Corpus for evaluation prompts when the checkpoint does not name one."""
     seed: int = 0
     """Seeds prompt sampling."""
     overwrite: bool = False
-    """Replace a complete run with the same id."""
+    """Replace a complete run with the same id (the old one is kept until the new one is complete)."""
+    steps: tuple[str, ...] | None = None
+    """Steps to run (their needs are added); None runs all. On a complete run, rewrites only these."""
+    settings: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Step settings {step: {field: value}} from --config and --set (later layers already merged)."""
 
 
-def _load_tokenizer(model_cfg_tok: dict | None, checkpoint: Path) -> Tokenizer | None:
-    if not model_cfg_tok:
-        return None
+@dataclasses.dataclass(frozen=True)
+class _Checkpoint:
+    """What the checkpoint directory says, read without building the model."""
+
+    path: Path
+    model_cfg: ModelConfig
+    raw: dict[str, Any]
+    record: dict[str, Any] | None
+    tokenizer: Tokenizer | None
+    preset_name: str
+
+
+def _read_checkpoint(checkpoint: Path) -> _Checkpoint:
     try:
-        return load_tokenizer(model_cfg_tok, checkpoint_dir=checkpoint)
-    except TokenizerError as err:
-        raise JobError(f"cannot load the tokenizer of {checkpoint}: {err}") from None
+        model_cfg, raw = read_config(checkpoint)
+    except CheckpointError as err:
+        raise JobError(str(err)) from None
+    record = None
+    if (checkpoint / TRAINING_FILE).exists():
+        try:
+            record = json.loads((checkpoint / TRAINING_FILE).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+            raise JobError(f"{checkpoint / TRAINING_FILE} is unreadable ({err}); delete it "
+                           "(the run loses its loss curve) or re-train") from None
+    tok = None
+    if model_cfg.tokenizer:
+        try:
+            tok = load_tokenizer(model_cfg.tokenizer, checkpoint_dir=checkpoint)
+        except TokenizerError as err:
+            raise JobError(f"cannot load the tokenizer of {checkpoint}: {err}") from None
+        if tok.d_vocab != model_cfg.d_vocab:
+            raise JobError(f"tokenizer has {tok.d_vocab} tokens but the model's d_vocab is {model_cfg.d_vocab}")
+    preset = (record or {}).get("summary", {}).get("preset") or raw.get("preset") or "tiny"
+    return _Checkpoint(checkpoint, model_cfg, raw, record, tok, preset)
 
 
-def _training_record(checkpoint: Path) -> dict[str, Any] | None:
-    path = checkpoint / TRAINING_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+def _step_configs(cfg: AnalyzeConfig, preset: TrainPreset, plan: list[str], ckpt: _Checkpoint) -> dict[str, Any]:
+    """Each planned step's Config: defaults < preset < --config/--set; then the steps' checks."""
+    user = {step: dict(values) for step, values in cfg.settings.items()}
+    if cfg.patching is not None:
+        user.setdefault("patching", {})["file"] = cfg.patching
+    defaults = preset.analysis_defaults()
+    try:
+        check_names(list(user))
+        configs = {step: build_config(step, defaults.get(step, {}), user.get(step, {})) for step in plan}
+        for step in user:  # settings for steps that do not run are still checked
+            if step not in configs:
+                build_config(step, defaults.get(step, {}), user[step])
+    except (SettingsError, UnknownStepError) as err:
+        raise JobError(str(err)) from None
+    for step, step_cfg in configs.items():
+        check = getattr(load_step(step), "check", None)
+        if check is not None:
+            check(step_cfg, ckpt.model_cfg, ckpt.tokenizer)
+    return configs
 
 
-def _weights(model: Transformer) -> dict[str, np.ndarray]:
-    """TransformerLens weights stacked over layers, as store.schema names them."""
-    sd = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
-    out = {"weights/W_E": sd["embed.W_E"], "weights/W_U": sd["unembed.W_U"], "weights/b_U": sd["unembed.b_U"]}
-    if "pos_embed.W_pos" in sd:
-        out["weights/W_pos"] = sd["pos_embed.W_pos"]
-    if "ln_final.w" in sd:
-        out["weights/ln_final_w"], out["weights/ln_final_b"] = sd["ln_final.w"], sd["ln_final.b"]
-    n = model.cfg.n_layers
-    per_layer = {
-        "W_Q": "attn.W_Q", "W_K": "attn.W_K", "W_V": "attn.W_V", "W_O": "attn.W_O",
-        "b_Q": "attn.b_Q", "b_K": "attn.b_K", "b_V": "attn.b_V", "b_O": "attn.b_O",
-        "ln1_w": "ln1.w", "ln1_b": "ln1.b", "ln2_w": "ln2.w", "ln2_b": "ln2.b",
-        "W_in": "mlp.W_in", "b_in": "mlp.b_in", "W_out": "mlp.W_out", "b_out": "mlp.b_out",
-    }  # fmt: skip
-    for name, key in per_layer.items():
-        if n and f"blocks.0.{key}" in sd:
-            out[f"weights/{name}"] = np.stack([sd[f"blocks.{l}.{key}"] for l in range(n)])
-    return out
-
-
-def _write_training(writer: RunWriter, record: dict[str, Any]) -> None:
-    curve, evals = record["curve"], record["evals"]
-    writer.write("training/step", np.asarray(curve["step"], dtype=np.int64))
-    writer.write("training/tokens_seen", np.asarray(curve["tokens_seen"], dtype=np.int64))
-    for key in ("loss", "lr", "grad_norm"):
-        writer.write(f"training/{key}", np.asarray(curve[key], dtype=np.float32))
-    writer.write("training/eval_step", np.asarray(evals["step"], dtype=np.int64))
-    writer.write("training/eval_tokens_seen", np.asarray(evals["tokens_seen"], dtype=np.int64))
-    writer.write("training/val_loss", np.asarray(evals["val_loss"], dtype=np.float32))
-
-
-def _write_activations(ctx: AnalysisContext, writer: RunWriter) -> None:
-    """Residual stream at every layer boundary, attn_out/mlp_out/mlp_post and attention patterns."""
-    cfg, tokens = ctx.cfg, ctx.eval_tokens
-    L = cfg.n_layers
-    resid_names = [hook_names.resid_pre(l) for l in range(L)] + (
-        [hook_names.resid_post(L - 1)] if L else ["hook_embed"]
-    )
-    wanted = set(resid_names) | {hook_names.attn_out(l) for l in range(L)}
-    wanted |= {hook_names.attn(l, "pattern") for l in range(L)}
-    if not cfg.attn_only:
-        wanted |= {hook_names.mlp_out(l) for l in range(L)} | {hook_names.mlp(l, "post") for l in range(L)}
-    cache = ctx.cache(tokens, names_filter=lambda n: n in wanted)
-    half = lambda t: t.numpy().astype(np.float16)  # noqa: E731
-    writer.write("acts/resid", np.stack([half(cache[n]) for n in resid_names]))
-    if L:
-        writer.write("acts/attn_out", np.stack([half(cache[hook_names.attn_out(l)]) for l in range(L)]))
-        patterns = np.stack([half(cache[hook_names.attn(l, "pattern")]) for l in range(L)])  # [layer, prompt, head, q, k]
-        writer.write("attn/pattern", patterns.transpose(0, 2, 1, 3, 4))  # [layer, head, prompt, q, k]
-    if L and not cfg.attn_only:
-        writer.write("acts/mlp_out", np.stack([half(cache[hook_names.mlp_out(l)]) for l in range(L)]))
-        writer.write("acts/mlp_post", np.stack([half(cache[hook_names.mlp(l, "post")]) for l in range(L)]))
-
-
-def _eval_prompts(cfg: AnalyzeConfig, tok: Tokenizer | None, record: dict | None, preset: TrainPreset,
-                  d_vocab: int, n_ctx: int) -> tuple[torch.Tensor, np.ndarray | None, np.ndarray | None, dict]:
+def _eval_prompts(cfg: AnalyzeConfig, ckpt: _Checkpoint, n_prompts: int, length: int
+                  ) -> tuple[torch.Tensor, np.ndarray | None, np.ndarray | None, dict]:
     """Natural-text prompts from the corpus's validation split, or random tokens without a tokenizer."""
-    length = min(preset.prompt_len, n_ctx)
+    tok, model_cfg = ckpt.tokenizer, ckpt.model_cfg
+    length = min(length, model_cfg.n_ctx)
     if tok is None:
         gen = torch.Generator().manual_seed(cfg.seed)
-        tokens = torch.randint(0, d_vocab, (preset.n_prompts, length), generator=gen)
+        tokens = torch.randint(0, model_cfg.d_vocab, (n_prompts, length), generator=gen)
         return tokens, None, None, {"prompts": "random tokens (the checkpoint has no tokenizer)"}
-    data_meta = (record or {}).get("summary", {}).get("data", {})
+    data_meta = (ckpt.record or {}).get("summary", {}).get("data", {})
     corpus = cfg.corpus or data_meta.get("corpus") or "stdlib"
     spec = tok.to_config()
-    spec_name = spec["name"]
-    if spec_name in ("gpt2-compact", "char"):  # the vocabulary was built from the corpus: reuse it
-        build = {"name": spec_name, **({"k": spec["k"]} if spec_name == "gpt2-compact" else {})}
-        data = prepare_data(corpus, build, max_chars=data_meta.get("max_chars"))
-        if data.tokenizer.to_config() != spec:
-            data = None  # a different corpus built a different vocabulary: encode with ours
-    else:
-        data = prepare_data(corpus, {"name": spec_name}, max_chars=data_meta.get("max_chars"))
-    if data is None:
+    build = {"name": spec["name"], **({"k": spec["k"]} if spec["name"] == "gpt2-compact" else {})}
+    data = prepare_data(corpus, build, max_chars=data_meta.get("max_chars"))
+    if spec["name"] in ("gpt2-compact", "char") and data.tokenizer.to_config() != spec:
         from interp_core.corpora import encode_documents, load_corpus  # noqa: PLC0415
 
+        # another corpus built another vocabulary: encode its text with the checkpoint's
         split = load_corpus(corpus, max_chars=data_meta.get("max_chars")).split(0.1)
         train, val = encode_documents(split.train, tok), encode_documents(split.val, tok)
     else:
         train, val = data.train, data.val
-    tokens = text_windows(val, n_prompts=preset.n_prompts, length=length, bos_id=tok.bos_id, seed=cfg.seed)
+    tokens = text_windows(val, n_prompts=n_prompts, length=length, bos_id=tok.bos_id, seed=cfg.seed)
     return tokens, train, val, {"prompts": f"natural text: validation split of {corpus!r}", "corpus": corpus}
+
+
+def _rrt(ckpt: _Checkpoint, train: np.ndarray | None, tokens_cfg: Any, seed: int) -> RepeatedTokens:
+    tok, model_cfg = ckpt.tokenizer, ckpt.model_cfg
+    bos = tok.bos_id if tok is not None else 0
+    special = [bos] + ([tok.to_config()["unk_id"]] if tok is not None and "unk_id" in tok.to_config() else [])
+    pool = frequent_pool(train, 2000, special=special) if train is not None else default_pool(model_cfg.d_vocab, special=special)
+    n = min(tokens_cfg.rrt_n, (model_cfg.n_ctx - 1) // 2, len(pool))
+    return repeated_random_tokens(n=n, batch=tokens_cfg.rrt_batch, pool=pool, bos_id=bos, seed=seed)
+
+
+def _context(cfg: AnalyzeConfig, ckpt: _Checkpoint, tokens_cfg: Any, device: torch.device,
+             run_id: str) -> tuple[AnalysisContext, dict]:
+    try:
+        model = load_checkpoint(ckpt.path, device=device)
+    except CheckpointError as err:
+        raise JobError(str(err)) from None
+    tokens, train, val, prompt_meta = _eval_prompts(cfg, ckpt, tokens_cfg.n_prompts, tokens_cfg.prompt_len)
+    tok = ckpt.tokenizer
+    step_ckpts = [
+        StepCheckpoint(c["step"], c["tokens_seen"], ckpt.path / c["path"])
+        for c in (ckpt.record or {}).get("checkpoints", [])
+        if (ckpt.path / c["path"] / "model.safetensors").exists()
+    ]
+    ctx = AnalysisContext(
+        run_id=run_id, model=model, device=device, eval_tokens=tokens,
+        rrt=_rrt(ckpt, train, tokens_cfg, cfg.seed), bos_id=tok.bos_id if tok is not None else 0,
+        token_strs=tok.token_strs() if tok is not None else [str(i) for i in range(ckpt.model_cfg.d_vocab)],
+        checkpoint_dir=ckpt.path, step_checkpoints=step_ckpts, train_stream=train, val_stream=val,
+        training_record=ckpt.record, tokenizer=tok, preset=ckpt.preset_name,
+    )  # fmt: skip
+    return ctx, prompt_meta | {"n_prompts": int(tokens.shape[0]), "prompt_len": int(tokens.shape[1])}
+
+
+def _run_attrs(ckpt: _Checkpoint, ctx: AnalysisContext, prompt_meta: dict, device: torch.device,
+               seed: int) -> dict[str, Any]:
+    model_cfg, tok = ckpt.model_cfg, ckpt.tokenizer
+    summary = (ckpt.record or {}).get("summary", {})
+    rung = summary.get("rung", ckpt.raw.get("rung", ckpt.path.name))
+    slim_tok = {k: v for k, v in (model_cfg.tokenizer or {}).items() if k != "id_map"}
+    return {
+        "config": model_cfg.to_dict() | {"tokenizer": slim_tok},
+        "tokenizer": {k: v for k, v in (tok.to_config() if tok else {}).items() if k not in ("id_map", "alphabet")},
+        "training": summary, "rung": rung, "preset": ckpt.preset_name, "n_params": ctx.model.n_params,
+        "checkpoint": str(ckpt.path.resolve()), "prompts": prompt_meta, "rrt": ctx.rrt.meta,
+        "provenance": provenance(device, seed),
+        **({"ladder_rank": LADDER_ORDER.index(rung)} if rung in LADDER_ORDER else {}),
+    }  # fmt: skip
+
+
+def _present_steps(run: Any) -> set[str]:
+    """Steps a complete run already holds: its record, else (older runs) what its arrays show."""
+    recorded = set((run.attrs.get("steps") or {}).keys()) & set(STEP_NAMES)
+    arrays = run.arrays()
+    for name in STEP_NAMES:
+        owned = load_step(name).WRITES
+        if any(a == o or (o.endswith("/") and a.startswith(o)) for a in arrays for o in owned):
+            recorded.add(name)
+    return recorded
+
+
+def _rewrite_plan(asked: list[str], present: set[str]) -> list[str]:
+    """``asked`` plus missing needs, plus every present step whose output refers to theirs."""
+    plan = set(resolve_steps(asked, present=present))
+    grew = True
+    while grew:
+        grew = False
+        for name in present - plan:
+            if set(load_step(name).NEEDS) & plan:
+                plan.add(name)
+                grew = True
+    return [n for n in STEP_NAMES if n in plan]
+
+
+def _same_prompts(run: Any, ctx: AnalysisContext) -> None:
+    """A rewrite that keeps the stored prompts must compute on exactly those prompts."""
+    for name, tokens in (("tokens", ctx.eval_tokens), ("rrt/tokens", ctx.rrt.tokens)):
+        if run.has(name) and not np.array_equal(run.read(name).values, tokens.numpy()):
+            raise JobError(f"run {ctx.run_id!r} was analysed on other prompts ({name} differ: "
+                           "another --seed, --corpus or tokens setting); use the run's own, or "
+                           "add tokens to --steps to redo everything that depends on them")
+
+
+def _run_steps(ctx: AnalysisContext, plan: list[str], configs: dict[str, Any], writer: RunWriter,
+               seed: int, progress: bool) -> dict[str, dict[str, Any]]:
+    record: dict[str, dict[str, Any]] = {}
+    bar = tqdm(plan, desc=f"analyze {ctx.run_id}", unit="step", disable=not progress)
+    for name in bar:
+        bar.set_postfix(step=name)
+        module, t0 = load_step(name), time.perf_counter()
+        seed_everything(seed)  # each step sees the same RNG state, whatever ran before it
+        outcome = module.run(ctx, configs[name], writer)
+        skipped = outcome if isinstance(outcome, Skipped) else None
+        record[name] = {"settings": settings_dict(configs[name]), "writes": list(module.WRITES),
+                        "status": "skipped" if skipped else "done",
+                        "reason": skipped.reason if skipped else None,
+                        "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+    return record
 
 
 def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: bool = True) -> Path:
     """Analyse ``cfg.checkpoint`` into ``<store_root>/<run_id>.zarr``; returns the run path."""
     started = time.perf_counter()
+    try:
+        check_names(list(cfg.steps or ()))
+    except UnknownStepError as err:
+        raise JobError(str(err)) from None
+    checkpoint = Path(cfg.checkpoint)
+    ckpt = _read_checkpoint(checkpoint)
+    run_id = cfg.run_id or checkpoint.name
+    preset = preset or PRESETS.get(ckpt.preset_name, PRESETS["tiny"])
+    old = _complete_run(cfg.store_root, run_id)
+    rewrite = old is not None and cfg.steps is not None and not cfg.overwrite
+    if old is not None and not rewrite and not cfg.overwrite:
+        raise JobError(f"run {run_id!r} is already complete in {cfg.store_root}: pass --overwrite "
+                       "to replace it (the old run is kept until the new one is complete), "
+                       "--steps NAME,... to redo some steps, or another --run-id")
+    plan = _rewrite_plan(list(cfg.steps), _present_steps(old)) if rewrite else resolve_steps(cfg.steps or STEP_NAMES)
+    configs = _step_configs(cfg, preset, sorted(set(plan) | {"tokens"}), ckpt)
     use_all_cores()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
-    checkpoint = Path(cfg.checkpoint)
+    ctx, prompt_meta = _context(cfg, ckpt, configs["tokens"], device, run_id)
+    if rewrite and "tokens" not in plan:
+        _same_prompts(old, ctx)
     try:
-        model_cfg, raw = read_config(checkpoint)
-        model = load_checkpoint(checkpoint, device=device)
-    except CheckpointError as err:
-        raise JobError(str(err)) from None
-    record = _training_record(checkpoint)
-    preset_name = (record or {}).get("summary", {}).get("preset") or raw.get("preset") or "tiny"
-    preset = preset or PRESETS.get(preset_name, PRESETS["tiny"])
-    tok = _load_tokenizer(model_cfg.tokenizer, checkpoint)
-    if tok is not None and tok.d_vocab != model_cfg.d_vocab:
-        raise JobError(f"tokenizer has {tok.d_vocab} tokens but the model's d_vocab is {model_cfg.d_vocab}")
-    if cfg.patching is not None:  # check the user's prompt pairs before anything is written
-        try:
-            load_prompt_pairs(cfg.patching, tok)
-        except PromptPairError as err:
-            raise JobError(str(err)) from None
-    tokens, train, val, prompt_meta = _eval_prompts(cfg, tok, record, preset, model_cfg.d_vocab, model_cfg.n_ctx)
-    bos = tok.bos_id if tok is not None else 0
-    special = [bos] + ([tok.to_config()["unk_id"]] if tok is not None and "unk_id" in tok.to_config() else [])
-    pool = frequent_pool(train, 2000, special=special) if train is not None else default_pool(model_cfg.d_vocab, special=special)
-    rrt_n = min(preset.rrt_n, (model_cfg.n_ctx - 1) // 2, len(pool))
-    rrt = repeated_random_tokens(n=rrt_n, batch=preset.rrt_batch, pool=pool, bos_id=bos, seed=cfg.seed)
-    step_ckpts = [
-        StepCheckpoint(c["step"], c["tokens_seen"], checkpoint / c["path"])
-        for c in (record or {}).get("checkpoints", [])
-        if (checkpoint / c["path"] / "model.safetensors").exists()
-    ]
-    token_strs = tok.token_strs() if tok is not None else [str(i) for i in range(model_cfg.d_vocab)]
-    ctx = AnalysisContext(
-        run_id=cfg.run_id or checkpoint.name, model=model, device=device, eval_tokens=tokens, rrt=rrt,
-        bos_id=bos, token_strs=token_strs, checkpoint_dir=checkpoint, step_checkpoints=step_ckpts,
-        train_stream=train, val_stream=val,
-        options={"patching_file": cfg.patching, "tokenizer": tok, "preset": preset_name},
-    )  # fmt: skip
-    summary = (record or {}).get("summary", {})
-    attrs = {
-        "config": model_cfg.to_dict() | {"tokenizer": {k: v for k, v in (model_cfg.tokenizer or {}).items() if k != "id_map"}},
-        "tokenizer": {k: v for k, v in (tok.to_config() if tok else {}).items() if k not in ("id_map", "alphabet")},
-        "training": summary, "rung": summary.get("rung", raw.get("rung", checkpoint.name)),
-        "preset": preset_name, "n_params": model.n_params, "checkpoint": str(checkpoint.resolve()),
-        "prompts": prompt_meta | {"n_prompts": int(tokens.shape[0]), "prompt_len": int(tokens.shape[1])},
-        "rrt": rrt.meta, "provenance": provenance(device, cfg.seed),
-    }  # fmt: skip
-    try:
-        writer = RunWriter.create(cfg.store_root, run_id=ctx.run_id, attrs=attrs, overwrite=cfg.overwrite)
+        if rewrite:
+            writer = RunWriter.rewrite(cfg.store_root, run_id=run_id,
+                                       groups=[g for n in plan for g in load_step(n).WRITES])
+        else:
+            writer = RunWriter.create(cfg.store_root, run_id=run_id, overwrite=cfg.overwrite,
+                                      attrs=_run_attrs(ckpt, ctx, prompt_meta, device, cfg.seed))
     except StoreError as err:
         raise JobError(str(err)) from None
-    base = [("tokens", lambda: writer.write("tokens", tokens.numpy().astype(np.int32))),
-            ("vocab", lambda: writer.write("vocab/token_str", np.asarray(token_strs, dtype=object))),
-            ("weights", lambda: [writer.write(k, v) for k, v in _weights(model).items()]),
-            ("activations", lambda: _write_activations(ctx, writer))]  # fmt: skip
-    if record is not None:
-        base.append(("training", lambda: _write_training(writer, record)))
-    work = base + [(step.__name__.rsplit(".", 1)[-1], lambda step=step: step.run(ctx, writer)) for step in STEPS]
-    timings: dict[str, float] = {}
-    bar = tqdm(work, desc=f"analyze {ctx.run_id}", unit="step", disable=not progress)
-    for name, run_step in bar:
-        bar.set_postfix(step=name)
-        t0 = time.perf_counter()
-        run_step()
-        timings[name] = round(time.perf_counter() - t0, 3)
-    writer.update_attrs(analysis={"wall_time_s": time.perf_counter() - started, "step_seconds": timings,
-                                  "steps": [n for n, _ in work]})  # fmt: skip
+    record = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
+    steps = ({**(old.attrs.get("steps") or {})} if rewrite else {}) | record
+    analysis = {"wall_time_s": time.perf_counter() - started,
+                "step_seconds": {n: r["seconds"] for n, r in steps.items()},
+                "steps": [n for n in STEP_NAMES if n in steps]}  # fmt: skip
+    extra = {"rewrites": [*old.attrs.get("rewrites", []), {"steps": plan, "argv": provenance(device, cfg.seed)["argv"]}]} if rewrite else {}
+    writer.update_attrs(steps=steps, analysis=analysis, **extra)
     path = writer.finalize()
-    print(f"analysed {checkpoint} -> {path} in {time.perf_counter() - started:.1f}s")
+    print(f"analysed {checkpoint} -> {path} ({', '.join(plan)}) in {time.perf_counter() - started:.1f}s")
     return path
+
+
+def _complete_run(root: Path, run_id: str) -> Any:
+    """The complete run ``run_id`` under ``root``, or None."""
+    try:
+        store = open_store(root)
+        return store.run(run_id) if run_id in store.runs() else None
+    except StoreError:
+        return None

@@ -56,6 +56,17 @@ class TrainPreset:
     """Length of one repeat in the repeated-random-token set (sequence = 2n + 1)."""
     rrt_batch: int = 8
     """Number of repeated-random-token sequences."""
+    analysis: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Analysis-step settings this preset changes from the steps' defaults, e.g.
+    {"embeddings": {"tsne_iter": 300}} (see ``python -m jobs analyze --list-steps``)."""
+
+    def analysis_defaults(self) -> dict[str, dict[str, Any]]:
+        """Step settings implied by this preset: its prompt sizes plus ``analysis``."""
+        prompts = {"n_prompts": self.n_prompts, "prompt_len": self.prompt_len,
+                   "rrt_n": self.rrt_n, "rrt_batch": self.rrt_batch}
+        out = {step: dict(values) for step, values in self.analysis.items()}
+        out["tokens"] = prompts | out.get("tokens", {})
+        return out
 
 
 PRESETS: dict[str, TrainPreset] = {
@@ -68,6 +79,8 @@ PRESETS: dict[str, TrainPreset] = {
         lr=5e-3,
         eval_every=50,
         n_checkpoints=12,
+        # t-SNE of 1,000 tokens at 300 iterations keeps the step under ~10 s on 2 cores.
+        analysis={"embeddings": {"n_tokens": 1000, "tsne_iter": 300}},
     ),
     # Measured (bench/RESULTS.md, "Induction heads on CPU"): natural text alone and
     # repeats of the text's own spans formed no induction head within ~10M tokens; spans of

@@ -7,10 +7,12 @@ attributes, so listing runs reads one small JSON file per run and never opens za
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import datetime as _dt
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,50 @@ def run_path(root: Path, run_id: str) -> Path:
     if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
         raise StoreError(f"invalid run id {run_id!r}: use a plain name such as 'attn-only-2l'")
     return root / f"{run_id}{RUN_SUFFIX}"
+
+
+STAGING_SUFFIX = ".new"
+"""``<run_id>.zarr.new``: a replacement being built beside a complete run (never listed)."""
+
+
+def staging_path(run: Path) -> Path:
+    """Where the replacement of run directory ``run`` is built before it is swapped in."""
+    return run.with_name(run.name + STAGING_SUFFIX)
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    """Atomically exchange two directories (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this filesystem/kernel cannot
+        return False
+    raise OSError(errno, os.strerror(errno), str(a))
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Make ``staging`` the run at ``target``; the old run ends up at ``staging`` (delete it next).
+
+    On Linux the swap is one atomic exchange, so a reader (or a crash) sees either the old
+    complete run or the new one, never neither. Elsewhere it falls back to two renames.
+    """
+    if target.exists() and _renameat2_exchange(staging, target):
+        return
+    if target.exists():
+        old = target.with_name(target.name + ".old")
+        target.rename(old)
+        staging.rename(target)
+        old.rename(staging)
+    else:
+        staging.rename(target)
 
 
 def read_marker(root: Path) -> dict[str, Any] | None:

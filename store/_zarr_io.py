@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import math
 import os
 import warnings
@@ -221,6 +222,17 @@ def consolidate(path: Path) -> None:
     """Write consolidated metadata for the run at ``path`` (the last step of finalize)."""
     with quiet():
         zarr.consolidate_metadata(LocalStore(path))
+
+
+def strip_consolidated(path: Path) -> None:
+    """Drop the consolidated-metadata snapshot from a run's root ``zarr.json`` (it would list
+    arrays that a rewrite removed); ``consolidate`` writes a fresh one at finalize."""
+    meta_path = path / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("consolidated_metadata", None)
+    tmp = meta_path.with_name("zarr.json.tmp")
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(meta_path)
 
 
 def open_group(path: Path, *, mode: str) -> zarr.Group:

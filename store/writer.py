@@ -11,6 +11,11 @@ Readers list only complete runs, so a dashboard never shows a half-written run. 
 that died half-way is restarted cleanly by ``create`` (the default) or resumed with
 ``open_incomplete``, skipping arrays for which ``has(name)`` is True.
 
+A complete run is never deleted before its replacement is complete. ``create(...,
+overwrite=True)`` and ``rewrite`` (new data for some groups, the rest kept) build the new run
+beside the old one, in ``<run_id>.zarr.new``, and ``finalize`` swaps it in with one atomic
+exchange: a reader or a crash sees the old complete run or the new one, never half of each.
+
 Example:
     >>> w = RunWriter.create(tmp, run_id="demo", attrs={"config": {"n_layers": 0}})
     >>> w.write("tokens", np.zeros((2, 5), dtype=np.int32))
@@ -19,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,8 +33,8 @@ import numpy as np
 import zarr
 
 from store import _zarr_io
-from store._paths import (StoreError, jsonable, now, read_marker, check_schema_version,
-                          run_path, run_status, write_marker)
+from store._paths import (StoreError, check_schema_version, jsonable, now, read_marker,
+                          run_path, run_status, staging_path, swap_in, write_marker)
 from store.schema import SCHEMA_VERSION, spec_for
 
 _DONE = "complete"
@@ -39,16 +45,18 @@ _RESERVED = ("schema_version", "status")
 class RunWriter:
     """Writes one run. Build it with :meth:`create` or :meth:`open_incomplete`."""
 
-    def __init__(self, path: Path, group: zarr.Group) -> None:
+    def __init__(self, path: Path, group: zarr.Group, *, target: Path | None = None) -> None:
         self.path = path
-        """Directory of the run (``<root>/<run_id>.zarr``)."""
+        """Directory being written: the run itself, or its staging copy (``.zarr.new``)."""
+        self.target = target or path
+        """Directory of the run (``<root>/<run_id>.zarr``) once finalized."""
         self._group = group
         self._finalized = False
 
     @property
     def run_id(self) -> str:
         """The run id (directory name without ``.zarr``)."""
-        return self.path.name.removesuffix(".zarr")
+        return self.target.name.removesuffix(".zarr")
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -77,24 +85,65 @@ class RunWriter:
         root = Path(root)
         write_marker(root)
         path = run_path(root, run_id)
-        if path.exists():
-            status = run_status(path)
-            if status == "complete" and not overwrite:
-                raise StoreError(f"run {run_id!r} is already complete at {path}: pick another "
-                                 "run id, or force with RunWriter.create(..., overwrite=True) "
-                                 "or by deleting that directory")
-            if status != "complete" and not restart_incomplete:
-                raise StoreError(f"run {run_id!r} at {path} is incomplete: resume it with "
-                                 "RunWriter.open_incomplete or pass restart_incomplete=True")
-            shutil.rmtree(path)
         meta = jsonable(dict(attrs or {}))
         clash = [k for k in _RESERVED if k in meta]
         if clash:
             raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
-        group = _zarr_io.open_group(path, mode="w-")
+        where = path
+        if path.exists():
+            status = run_status(path)
+            if status == "complete" and not overwrite:
+                raise StoreError(f"run {run_id!r} is already complete at {path}: pick another "
+                                 "run id, or replace it with --overwrite (the old run is kept "
+                                 "until the new one is complete)")
+            if status != "complete" and not restart_incomplete:
+                raise StoreError(f"run {run_id!r} at {path} is incomplete: resume it with "
+                                 "RunWriter.open_incomplete or pass restart_incomplete=True")
+            if status == "complete":  # build the replacement beside it; finalize swaps it in
+                where = staging_path(path)
+            else:  # an interrupted run holds nothing complete: start afresh
+                shutil.rmtree(path)
+        shutil.rmtree(staging_path(path), ignore_errors=True)  # a replacement that died
+        group = _zarr_io.open_group(where, mode="w-")
         group.attrs.update({"schema_version": SCHEMA_VERSION, "status": "writing",
                             "created_at": now(), **meta})
-        return cls(path, group)
+        return cls(where, group, target=path)
+
+    @classmethod
+    def rewrite(cls, root: str | Path, *, run_id: str, groups: list[str]) -> RunWriter:
+        """Replace some groups of a complete run: everything else is kept as it is.
+
+        The writer works on a copy (``<run_id>.zarr.new``: data files hard-linked, metadata
+        copied) from which ``groups`` are removed; ``finalize`` swaps it in atomically. Until
+        then the complete run is untouched, so a crash leaves its old data readable.
+
+        Args:
+            root: Store root.
+            run_id: A complete run.
+            groups: Group prefixes (``"heads/"``) or top-level arrays (``"tokens"``) to drop
+                from the copy before the new data is written.
+
+        Raises:
+            StoreError: the run is missing or not complete.
+
+        Examples:
+            >>> w = RunWriter.rewrite("lab-store", run_id="tiny-attn-only-2l", groups=["heads/"])
+            >>> w.write("heads/scores", scores); w.finalize()
+        """
+        root = Path(root)
+        path = run_path(root, run_id)
+        status = run_status(path) if path.is_dir() else "missing"
+        if status != "complete":
+            raise StoreError(f"run {run_id!r} is {status}, so there is nothing to rewrite: "
+                             "run the whole analysis first")
+        staging = staging_path(path)
+        shutil.rmtree(staging, ignore_errors=True)
+        drop = [g.strip("/") for g in groups]
+        _copy_run(path, staging, drop)
+        _zarr_io.strip_consolidated(staging)
+        group = _zarr_io.open_group(staging, mode="r+")
+        group.attrs.update({"status": "writing", "rewriting": sorted(groups)})
+        return cls(staging, group, target=path)
 
     @classmethod
     def open_incomplete(cls, root: str | Path, run_id: str) -> RunWriter:
@@ -257,7 +306,36 @@ class RunWriter:
             >>> path = w.finalize()
         """
         self._check_open()
+        if "rewriting" in self._group.attrs:
+            del self._group.attrs["rewriting"]
         self._group.attrs.update({"status": "complete", "completed_at": now()})
         _zarr_io.consolidate(self.path)
+        if self.path != self.target:  # a replacement: swap it in, then drop the old run
+            swap_in(self.path, self.target)
+            shutil.rmtree(self.path, ignore_errors=True)
         self._finalized = True
-        return self.path
+        return self.target
+
+
+def _copy_run(src: Path, dst: Path, drop: list[str]) -> None:
+    """Copy run ``src`` to ``dst`` without the ``drop`` groups: metadata copied, chunks linked.
+
+    Chunk and shard files are never rewritten in place by a later writer (new groups get new
+    files), so hard links are safe and cost no space; ``zarr.json`` files are copied because
+    attrs updates rewrite them.
+    """
+    for folder, dirs, files in os.walk(src):
+        rel = Path(folder).relative_to(src)
+        if any("/".join(rel.parts[:i]) in drop for i in range(1, len(rel.parts) + 1)):
+            dirs[:] = []
+            continue
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            source, target = Path(folder) / name, dst / rel / name
+            if name == "zarr.json":
+                shutil.copy2(source, target)
+                continue
+            try:
+                os.link(source, target)
+            except OSError:  # another filesystem, or no hard links: copy
+                shutil.copy2(source, target)

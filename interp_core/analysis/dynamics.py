@@ -145,6 +145,11 @@ def _column(metrics: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float
     return np.asarray([row[key] for row in metrics], dtype=np.float64)
 
 
+PHASE_RULE = {"score": "induction", "below": 0.1, "above": 0.5}
+"""METHODS §6.4: the phase change is where the max (over heads) of this score rises from
+below ``below`` to above ``above``; stored as ``dynamics.phase_rule_spec`` in a run's attrs."""
+
+
 def phase_change_window(checkpoint_metrics: Mapping[str, Sequence[float]]
                         | Sequence[Mapping[str, float]], *, low: float = 0.1, high: float = 0.5,
                         key: str = "max_induction") -> tuple[int, int] | None:
@@ -183,5 +188,5 @@ def icl_derivative_peak(steps: Sequence[float], icl: Sequence[float]) -> int | N
     return int(round(np.sqrt(s[i] * s[i + 1])))
 
 
-__all__ = ["DYNAMICS_SCORES", "checkpoint_metrics", "icl_derivative_peak", "icl_score",
+__all__ = ["DYNAMICS_SCORES", "PHASE_RULE", "checkpoint_metrics", "icl_derivative_peak", "icl_score",
            "induction_loss", "loss_at_token", "per_token_loss", "phase_change_window"]

@@ -70,6 +70,13 @@ SCORE_DOCS: dict[str, str] = {
 }
 """One line per score column of ``heads/scores`` (shown by the Heads page)."""
 
+UNIT_SCORES = ("prev_token", "current_token", "first_token", "duplicate_token", "induction",
+               "prefix_matching", "entropy", "mean_distance_norm", "induction_arena",
+               "prev_token_rrt", "duplicate_token_nat", "induction_nat", "positional_inv",
+               "positional_frac", "first_token_norm")
+"""Scores that are fractions in [0, 1] by definition (recorded as ``unit_scores`` in the store,
+so maps of them can share a fixed colour domain across runs)."""
+
 
 def _as5d(patterns: torch.Tensor) -> tuple[torch.Tensor, bool]:
     if patterns.ndim == 4:
@@ -571,7 +578,7 @@ def summarise_labels(labels: np.ndarray) -> dict[str, list[str]]:
 
 
 __all__ = [
-    "LABEL_RULES", "POSITIONAL_RULES", "SCORE_DOCS", "attention_entropy", "bos_score",
+    "LABEL_RULES", "POSITIONAL_RULES", "SCORE_DOCS", "UNIT_SCORES", "attention_entropy", "bos_score",
     "classify_positional",
     "current_token_score", "duplicate_score", "induction_circuit", "induction_score", "label_heads",
     "mean_attention_distance", "pattern_scores", "positional_fraction", "positional_invariance",

@@ -3,16 +3,24 @@
 No pickle anywhere: weights are safetensors, everything else JSON. A checkpoint written
 by us, by a user's script, or converted from another framework loads the same way.
 
+``config.json`` may name the kind of model it holds (``"kind": "transformer"``); absent means
+a transformer, so every checkpoint written before kinds existed loads unchanged. Other kinds
+(the XOR MLP, a sparse autoencoder, a LoRA adapter) register a loader with
+:func:`register_kind`; ``load_checkpoint`` dispatches on the kind and names the known ones
+when it meets another.
+
 Examples:
     >>> save_checkpoint(model, "ckpt/attn-only-2l")
     >>> model = load_checkpoint("ckpt/attn-only-2l")
+    >>> checkpoint_kind("ckpt/attn-only-2l")
+    'transformer'
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -23,6 +31,8 @@ from interp_core.models.transformer import Transformer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+TRANSFORMER = "transformer"
+"""The kind of a checkpoint whose config.json names none."""
 
 
 class CheckpointError(ValueError):
@@ -45,32 +55,79 @@ def save_checkpoint(
     tmp = directory / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp))
     tmp.replace(directory / WEIGHTS_FILE)
-    config = model.cfg.to_dict() | (extra or {})
+    config = {"kind": TRANSFORMER} | model.cfg.to_dict() | (extra or {})
     (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2), encoding="utf-8")
     (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
     return directory
 
 
-def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
-    """The ModelConfig of a checkpoint and the raw JSON dict (with any extra keys)."""
+def read_raw_config(directory: str | Path) -> dict[str, Any]:
+    """The JSON object of a checkpoint's ``config.json``, whatever its kind."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"no checkpoint directory at {directory}")
     path = directory / CONFIG_FILE
-    if not path.exists():
-        raise CheckpointError(f"{directory} has no {CONFIG_FILE}: not a checkpoint directory")
+    if not path.is_file():
+        raise CheckpointError(f"{directory} has no {CONFIG_FILE} file: not a checkpoint directory")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path} must hold a JSON object of config fields")
+    return raw
+
+
+def checkpoint_kind(directory: str | Path) -> str:
+    """The kind a checkpoint holds: its config's ``kind``, or 'transformer' when it names none."""
+    kind = read_raw_config(directory).get("kind", TRANSFORMER)
+    if not isinstance(kind, str):
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: kind must be a string such as "
+                              f"{TRANSFORMER!r}, got {kind!r}")
+    return kind
+
+
+def read_config(directory: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """The ModelConfig of a transformer checkpoint and the raw JSON dict (with any extra keys)."""
+    raw = read_raw_config(directory)
+    kind = checkpoint_kind(directory)
+    if kind != TRANSFORMER:
+        raise CheckpointError(f"{directory} holds a {kind!r} checkpoint, not a transformer: "
+                              "this job needs a transformer checkpoint")
+    fields = {k: v for k, v in raw.items() if k != "kind"}
     try:
-        return ModelConfig.from_dict(raw), raw
+        return ModelConfig.from_dict(fields), raw
     except ConfigError as err:
-        raise CheckpointError(f"{path}: {err}") from None
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: {err}") from None
 
 
-def load_checkpoint(directory: str | Path, *, device: str | torch.device = "cpu") -> Transformer:
-    """Build the model described by ``config.json`` and load ``model.safetensors`` into it.
+Loader = Callable[[Path, "str | torch.device"], torch.nn.Module]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_kind(kind: str, loader: Loader) -> None:
+    """Teach :func:`load_checkpoint` a new kind: ``loader(directory, device) -> module``."""
+    _LOADERS[kind] = loader
+
+
+def load_checkpoint(directory: str | Path, *, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Load the model a checkpoint directory holds, dispatching on its config's ``kind``.
+
+    Raises:
+        CheckpointError: missing files, an unknown kind, invalid config, missing/unexpected
+            keys or wrong shapes.
+    """
+    directory = Path(directory)
+    kind = checkpoint_kind(directory)
+    loader = _LOADERS.get(kind)
+    if loader is None:
+        raise CheckpointError(f"{directory / CONFIG_FILE} names kind {kind!r}, which this version "
+                              f"cannot load; known kinds: {', '.join(sorted(_LOADERS))}")
+    return loader(directory, device)
+
+
+def load_transformer(directory: str | Path, device: str | torch.device = "cpu") -> Transformer:
+    """Build the Transformer described by ``config.json`` and load ``model.safetensors`` into it.
 
     Raises:
         CheckpointError: missing files, invalid config, missing/unexpected keys or wrong shapes.
@@ -101,3 +158,6 @@ def load_checkpoint(directory: str | Path, *, device: str | torch.device = "cpu"
             )
     model.load_state_dict({k: v.float() for k, v in state.items()})
     return model.to(device).eval()
+
+
+register_kind(TRANSFORMER, load_transformer)

@@ -25,7 +25,11 @@ from __future__ import annotations
 from interp_core.config import ModelConfig
 
 RUNGS = ("bigram-0l", "attn-only-1l", "attn-only-2l", "gpt-4l")
-"""Rung names in ladder order (simplest first)."""
+"""Rung names that ``jobs train`` builds from a ModelConfig, in ladder order (simplest first)."""
+
+LADDER_ORDER = ("xor-mlp", "bigram-0l", "attn-only-1l", "attn-only-2l", "gpt-4l", "gpt2")
+"""Every rung of the ladder, simplest first, including those trained or imported another way
+(the XOR MLP, imported GPT-2). A run records its rung's position as ``ladder_rank``."""
 
 PRESETS = ("tiny", "cpu", "gpu")
 """Preset names, smallest first."""

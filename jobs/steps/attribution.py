@@ -15,14 +15,16 @@ Writes (all declared in ``store/schema.py``):
   plus the correct token's rank and log-prob and the KL to the final output. The frozen
   (additive) view is the running sum of ``dla/correct`` over blocks.
 
-Subset: the first ``MAX_PROMPTS`` evaluation prompts (all of them at the tiny and cpu
-presets), every position.
+Subset: the first ``max_prompts`` evaluation prompts (all of them at the tiny and cpu
+presets), every position. 0-layer models are attributed too (embeddings and biases only).
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/gpt-4l --store-root lab-store
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -37,10 +39,23 @@ from interp_core.analysis import (
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter, hook_names
 
-MAX_PROMPTS = 64
-"""Prompts attributed (the gpu preset has 128; DLA memory grows with components x pos)."""
-LENS_K = 5
-"""Top tokens kept per layer and position."""
+WRITES = ("dla/", "logit_lens/")
+NEEDS = ("tokens",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Which prompts are attributed and how many logit-lens tokens are kept."""
+
+    max_prompts: int = 64
+    """Prompts attributed, the first ones (the gpu preset has 128; DLA memory grows with components x pos)."""
+    lens_k: int = 5
+    """Top tokens kept per residual point and position by the logit lens."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_prompts", "lens_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
 
 
 def _names(ctx: AnalysisContext) -> list[str]:
@@ -57,10 +72,10 @@ def _names(ctx: AnalysisContext) -> list[str]:
 
 
 @torch.no_grad()
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Compute and write ``dla/*`` and ``logit_lens/*`` for the evaluation prompts."""
     model, names = ctx.model, _names(ctx)
-    tokens = ctx.eval_tokens[:MAX_PROMPTS]
+    tokens = ctx.eval_tokens[:cfg.max_prompts]
     P, T = tokens.shape
     correct, diff, rival = None, None, np.zeros((P, T), dtype=np.int32)
     lens: dict[str, np.ndarray] = {}
@@ -80,7 +95,7 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         stop = start + batch.shape[0]
         correct[:, start:stop, :-1], diff[:, start:stop, :-1] = to_correct[..., :-1], to_diff[..., :-1]
         rival[start:stop] = other.cpu().numpy()
-        summary = logit_lens_summary(cache, nxt, model=model, k=min(LENS_K, ctx.cfg.d_vocab))
+        summary = logit_lens_summary(cache, nxt, model=model, k=min(cfg.lens_k, ctx.cfg.d_vocab))
         for key, value in summary.items():
             value = value.float().cpu().numpy() if value.is_floating_point() else value.cpu().numpy()
             if key not in lens:

@@ -1,7 +1,7 @@
 """Analysis step: the bigram table / direct path next to the true corpus bigrams (METHODS §1).
 
-For the N most frequent tokens (N = option ``bigram_tokens``, default 2000; frequency in
-``ctx.train_stream``, else in the evaluation prompts; BOS and unknown left out) it writes,
+For the N most frequent tokens (N = setting ``n_tokens``, default 2000; frequency in the
+training stream, else in the evaluation prompts; BOS and unknown left out) it writes,
 from the model's direct-path table ``LN_f(W_E) W_U + b_U``:
 
 - ``bigrams/token`` [bigram_token] (attrs: the agreement summary), ``bigrams/token_count``;
@@ -15,14 +15,16 @@ and, when the training corpus is known, the same lists from the corpus
 model) per token). Without a corpus (foreign checkpoints) the corpus arrays are absent and
 the attrs say why. Nothing is V x V: rows and columns are computed in blocks of 1024.
 
-Options (``ctx.options``): ``bigram_tokens`` (N), ``bigram_k`` (list length, default 10),
-``bigram_max_stream`` (corpus tokens used, default 20M).
+Settings: ``n_tokens`` (N), ``k`` (list length), ``max_stream`` (corpus tokens used),
+``agreement_top`` (the headline agreement's token count).
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/bigram-0l --store-root lab-store
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -31,38 +33,33 @@ from interp_core.analysis import bigram_kl, bigram_table, corpus_bigrams, follow
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter
 
-AGREEMENT_TOP = 500
-"""The issue's headline number: top-1 agreement over the 500 most frequent tokens."""
+WRITES = ("bigrams/",)
+NEEDS = ("vocab",)
 
 
-def special_ids(ctx: AnalysisContext) -> list[int]:
-    """BOS and, when the tokenizer has one, the unknown id (left out of frequency lists)."""
-    unk = getattr(ctx.options.get("tokenizer"), "unk_id", None)
-    return [ctx.bos_id] + ([int(unk)] if unk is not None else [])
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Which tokens get bigram lists, how long the lists are, how much corpus is counted."""
+
+    n_tokens: int = 2000
+    """Most frequent tokens that get "what follows" / "what predicts" lists."""
+    k: int = 10
+    """Tokens per list (capped at the vocabulary)."""
+    max_stream: int = 20_000_000
+    """Training-corpus tokens counted for the true bigram statistics."""
+    agreement_top: int = 500
+    """The headline number: top-1 agreement with the corpus over this many most frequent tokens."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) < 1:
+                raise ValueError(f"{field.name}={getattr(self, field.name)}: must be at least 1")
 
 
-def frequent_tokens(ctx: AnalysisContext, n: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The n most frequent ids (then the rest in id order), their counts, and the source."""
-    V = ctx.cfg.d_vocab
-    if ctx.train_stream is not None:
-        counts, source = np.bincount(np.asarray(ctx.train_stream, np.int64), minlength=V), "train"
-    else:
-        counts = np.bincount(ctx.eval_tokens[:, 1:].reshape(-1).cpu().numpy(), minlength=V)
-        source = "eval_prompts"
-    counts = counts[:V].copy()
-    keep = np.ones(V, dtype=bool)
-    keep[[i for i in special_ids(ctx) if 0 <= i < V]] = False
-    order = np.argsort(-counts, kind="stable")
-    order = order[keep[order]][:n]
-    return order, counts[order], source
-
-
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Write the ``bigrams/*`` arrays for ``ctx.model``."""
-    opts = ctx.options
-    n, k = int(opts.get("bigram_tokens", 2000)), int(opts.get("bigram_k", 10))
-    k = min(k, ctx.cfg.d_vocab)
-    ids, counts, source = frequent_tokens(ctx, n)
+    k = min(cfg.k, ctx.cfg.d_vocab)
+    ids, counts, source = ctx.frequent_tokens(cfg.n_tokens)
     table = bigram_table(ctx.model)
     with torch.no_grad():
         row_lse = table.row_logsumexp()  # [V]: one V x V pass in row blocks
@@ -77,18 +74,18 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         "no positional embedding); predict = P(t | s)",
     }
     if ctx.train_stream is not None:
-        max_stream = int(opts.get("bigram_max_stream", 20_000_000))
-        corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=max_stream)
+        corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=cfg.max_stream)
         kl = bigram_kl(table, corpus)
         seen = corpus.count > 0
         agree = (f_id[:, 0].cpu().numpy() == corpus.follow_ids[:, 0]) & seen
-        top = slice(0, AGREEMENT_TOP)
+        top = slice(0, cfg.agreement_top)
         weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
         summary |= {
             "corpus": True,
             "corpus_tokens_used": corpus.n_stream,
+            "agreement_top": cfg.agreement_top,
             "top1_agreement": float(agree[seen].mean()) if seen.any() else float("nan"),
-            f"top1_agreement_top{AGREEMENT_TOP}": float(agree[top][seen[top]].mean())
+            f"top1_agreement_top{cfg.agreement_top}": float(agree[top][seen[top]].mean())
             if seen[top].any()
             else float("nan"),
             "mean_kl": float(np.nanmean(kl)) if seen.any() else float("nan"),

@@ -7,8 +7,8 @@ Writes (declared in ``store/schema.py``):
 
 - ``circuits/copying`` [layer, head]: OV eigenvalue copying score;
 - ``circuits/ov_top1|ov_top5`` [layer, head]: full-OV top-k accuracy over the
-  ``circuit_rows`` (default 4096) most frequent source tokens, argmax over the whole vocab;
-- ``circuits/token`` [circuit_token] (the ``circuit_tokens`` = 500 most frequent) with
+  ``accuracy_rows`` (default 4096) most frequent source tokens, argmax over the whole vocab;
+- ``circuits/token`` [circuit_token] (the ``n_tokens`` = 500 most frequent) with
   ``circuits/ov_top_id|value`` and ``circuits/qk_top_id|value`` [layer, head,
   circuit_token, topk]: the output tokens a source raises most / the keys a query attends
   to most (any other token: computed on the fly from ``weights/*`` by the dashboard);
@@ -17,15 +17,17 @@ Writes (declared in ``store/schema.py``):
   is in the attrs);
 - for 1 layer: the skip-trigram table ``circuits/trigram_*`` [trigram] over the
   ``trigram_candidates`` (default 2000) most frequent source tokens, ``trigram_rows`` (50)
-  rows per head.
+  rows per head (deeper models too with ``--set circuits.skip_trigrams=true``).
 
-0-layer models get nothing. Nothing is V x V: rows are computed in blocks.
+0-layer models are skipped. Nothing is V x V: rows are computed in blocks.
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-1l --store-root lab-store
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -40,11 +42,38 @@ from interp_core.analysis import (
     skip_trigrams,
 )
 from jobs.analysis_context import AnalysisContext
-from jobs.steps.bigrams import frequent_tokens
+from jobs.steps import Skipped
 from store import RunWriter
+
+WRITES = ("circuits/",)
+NEEDS = ("vocab",)
 
 MODES = ("Q", "K", "V")
 """Composition types, in ``comp_mode`` order."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Which tokens the per-head circuit tables cover."""
+
+    k: int = 10
+    """Top tokens kept per row of the OV and QK tables (capped at the vocabulary)."""
+    accuracy_rows: int = 4096
+    """Most frequent source tokens the OV top-1/top-5 accuracy is measured over."""
+    n_tokens: int = 500
+    """Most frequent tokens that get stored OV/QK top-k rows."""
+    skip_trigrams: bool = False
+    """Also build the skip-trigram table for models deeper than one layer (layer 0 only)."""
+    trigram_candidates: int = 2000
+    """Most frequent source tokens considered for skip-trigrams."""
+    trigram_rows: int = 50
+    """Skip-trigram rows kept per head."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, bool) and value < 1:
+                raise ValueError(f"{field.name}={value}: must be at least 1")
 
 
 def _np(t: torch.Tensor, dtype) -> np.ndarray:
@@ -52,12 +81,12 @@ def _np(t: torch.Tensor, dtype) -> np.ndarray:
 
 
 @torch.no_grad()
-def _per_head(ctx: AnalysisContext, folded, writer: RunWriter) -> None:
-    cfg, opts = ctx.cfg, ctx.options
+def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter) -> None:
+    cfg = ctx.cfg
     L, H = cfg.n_layers, cfg.n_heads
-    k = min(int(opts.get("circuit_k", 10)), cfg.d_vocab)
-    acc_rows, _, _ = frequent_tokens(ctx, int(opts.get("circuit_rows", 4096)))
-    tokens, _, _ = frequent_tokens(ctx, int(opts.get("circuit_tokens", 500)))
+    k = min(settings.k, cfg.d_vocab)
+    acc_rows, _, _ = ctx.frequent_tokens(settings.accuracy_rows)
+    tokens, _, _ = ctx.frequent_tokens(settings.n_tokens)
     acc_rows_t = torch.as_tensor(acc_rows, device=ctx.device)
     tokens_t = torch.as_tensor(tokens, device=ctx.device)
     top1 = np.zeros((L, H), dtype=np.float32)
@@ -85,11 +114,11 @@ def _per_head(ctx: AnalysisContext, folded, writer: RunWriter) -> None:
     writer.write("circuits/qk_top_value", qk_val)
 
 
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+def run(ctx: AnalysisContext, settings: Config, writer: RunWriter) -> Skipped | None:
     """Write the ``circuits/*`` arrays for ``ctx.model``."""
-    cfg, opts = ctx.cfg, ctx.options
+    cfg = ctx.cfg
     if cfg.n_layers == 0:
-        return
+        return Skipped("a 0-layer model has no attention heads, so no QK or OV circuits")
     folded = fold_model(ctx.model)
     convention = "folded model; token vectors LNPre(W_E); row convention [source/query, out/key]"
     writer.write(
@@ -97,7 +126,7 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
         _np(all_ov_copying_scores(folded, fold=False), np.float32),
         convention=convention,
     )
-    _per_head(ctx, folded, writer)
+    _per_head(ctx, settings, folded, writer)
     if cfg.n_layers >= 2:
         raw, minus = zip(*(composition_scores(folded, mode, fold=False) for mode in MODES))
         base = composition_baseline(cfg.d_model, cfg.d_head)
@@ -109,13 +138,13 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
             baseline=base,
             baseline_rule="mean score of 200 random Gaussian head pairs (~1/sqrt(d_model))",
         )
-    if cfg.n_layers == 1 or opts.get("skip_trigrams"):
-        cand, _, _ = frequent_tokens(ctx, int(opts.get("trigram_candidates", 2000)))
+    if cfg.n_layers == 1 or settings.skip_trigrams:
+        cand, _, _ = ctx.frequent_tokens(settings.trigram_candidates)
         table = skip_trigrams(
             folded,
             0,
             candidates=torch.as_tensor(cand, device=ctx.device),
-            n_per_head=int(opts.get("trigram_rows", 50)),
+            n_per_head=settings.trigram_rows,
             fold=False,
         )
         dtypes = {"ov": np.float32, "qk": np.float32, "copying": np.int8}
@@ -123,3 +152,4 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
             writer.write(
                 f"circuits/trigram_{name}", np.asarray(column).astype(dtypes.get(name, np.int32))
             )
+    return None

@@ -10,7 +10,7 @@ under ``dynamics``.
 Writes ``dynamics/step``, ``dynamics/tokens_seen``, ``dynamics/head_scores`` [checkpoint,
 layer, head, score] with ``dynamics/score``, ``dynamics/loss_by_pos`` [checkpoint, loss_pos],
 ``dynamics/loss``, ``dynamics/icl_score``, ``dynamics/icl_gain``, ``dynamics/induction_loss``.
-Runs without checkpoints (foreign checkpoints) or without layers get nothing.
+Runs without checkpoints (foreign checkpoints) or without layers skip the step.
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store
@@ -18,24 +18,41 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from interp_core import load_checkpoint
 from interp_core.analysis import (DYNAMICS_SCORES, checkpoint_metrics, icl_derivative_peak,
-                                  phase_change_window)
+                                  PHASE_RULE, UNIT_SCORES, phase_change_window)
 from jobs.analysis_context import AnalysisContext
+from jobs.steps import Skipped
 from store import RunWriter
 
-NAT_PROMPTS = 16
-"""Natural-text prompts evaluated per checkpoint (the first ones of ``ctx.eval_tokens``)."""
+WRITES = ("dynamics/",)
+NEEDS = ("tokens",)
 
 
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How much text each kept checkpoint is evaluated on."""
+
+    nat_prompts: int = 16
+    """Natural-text prompts evaluated per checkpoint (the first evaluation prompts)."""
+
+    def __post_init__(self) -> None:
+        if self.nat_prompts < 1:
+            raise ValueError(f"nat_prompts={self.nat_prompts}: must be at least 1")
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | None:
     """Evaluate every kept checkpoint and write the ``dynamics/*`` arrays."""
     checkpoints = sorted(ctx.step_checkpoints, key=lambda c: c.step)
-    if not checkpoints or ctx.cfg.n_layers == 0:
-        return
-    nat = ctx.eval_tokens[:NAT_PROMPTS]
+    if ctx.cfg.n_layers == 0:
+        return Skipped("a 0-layer model has no attention heads to follow over training")
+    if not checkpoints:
+        return Skipped("the checkpoint kept no intermediate training checkpoints")
+    nat = ctx.eval_tokens[:cfg.nat_prompts]
     rows = []
     for ckpt in checkpoints:
         model = load_checkpoint(ckpt.path, device=ctx.device).eval()
@@ -52,7 +69,8 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
     writer.write("dynamics/step", steps)
     writer.write("dynamics/tokens_seen", np.asarray([c.tokens_seen for c in checkpoints],
                                                     dtype=np.int64))
-    writer.write("dynamics/score", np.asarray(DYNAMICS_SCORES, dtype=object))
+    writer.write("dynamics/score", np.asarray(DYNAMICS_SCORES, dtype=object),
+                 unit_scores=[s for s in DYNAMICS_SCORES if s in UNIT_SCORES])
     writer.write("dynamics/head_scores", scores, inputs={"natural_text_prompts": int(nat.shape[0]),
                                                          "rrt_n": ctx.rrt.n})
     writer.write("dynamics/loss_by_pos", np.stack([r["loss_by_pos"] for r in rows]))
@@ -64,7 +82,9 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
             "start_step": window[0], "end_step": window[1],
             "start_tokens": tokens_at[window[0]], "end_tokens": tokens_at[window[1]]},
         "phase_rule": "max induction score rises from < 0.1 to > 0.5 (METHODS §6.4)",
+        "phase_rule_spec": dict(PHASE_RULE),
         "icl_peak_step": peak,
         "max_induction_final": float(max_ind[-1]),
         "n_checkpoints": len(checkpoints),
     })
+    return None

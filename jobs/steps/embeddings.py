@@ -1,7 +1,7 @@
 """Analysis step: PCA and t-SNE maps of W_E rows and W_U columns, coloured by token category.
 
-For the N most frequent tokens (option ``embedding_tokens``, default 5000, 1000 for the
-tiny preset, capped at the vocabulary; same frequency order as the bigram step) it writes:
+For the N most frequent tokens (setting ``n_tokens``, default 5000, 1000 for the tiny
+preset, capped at the vocabulary; the context's frequency order) it writes:
 
 - ``embeddings/token`` [emb_token], ``embeddings/category`` [emb_token] (codes) with
   ``embeddings/category_name`` [category] (see ``interp_core.analysis.CATEGORIES``);
@@ -10,10 +10,10 @@ tiny preset, capped at the vocabulary; same frequency order as the bigram step) 
 - ``embeddings/explained_variance`` [embed_matrix, pc] (first 10 components; PCA is
   fitted on the same N tokens).
 
-t-SNE: scikit-learn Barnes-Hut after PCA to 50 dims, seeded. Options: ``tsne_iter``
+t-SNE: scikit-learn Barnes-Hut after PCA to 50 dims, seeded. Settings: ``tsne_iter``
 (default 500; 300 for the tiny preset so the step stays under ~10 s on 2 cores),
-``tsne_perplexity`` (30), ``tsne_jobs`` (threads: 1 on machines with <= 2 cores, where
-more are slower), ``tsne`` (False skips t-SNE, e.g. for a quick look).
+``tsne_perplexity``, ``tsne_jobs`` (threads; by default 1 on machines with <= 2 cores, where
+more are slower), ``tsne`` (false skips t-SNE, e.g. for a quick look).
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/bigram-0l --store-root lab-store
@@ -21,14 +21,17 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 
 from interp_core.analysis import CATEGORIES, embedding_vectors, pca, token_categories, tsne
 from jobs.analysis_context import AnalysisContext
-from jobs.steps.bigrams import frequent_tokens
 from store import RunWriter
+
+WRITES = ("embeddings/",)
+NEEDS = ("vocab",)
 
 MATRICES = ("W_E", "W_U")
 """Token vectors mapped: rows of W_E and columns of W_U."""
@@ -37,24 +40,45 @@ N_PCS = 10
 """Principal components whose explained variance is stored."""
 
 
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How many tokens are mapped and how t-SNE runs (the tiny preset lowers the first two)."""
+
+    n_tokens: int = 5000
+    """Most frequent tokens mapped (capped at the vocabulary); the tiny preset uses 1000."""
+    tsne_iter: int = 500
+    """t-SNE iterations; the tiny preset uses 300 so the step stays under ~10 s on 2 cores."""
+    tsne_perplexity: float = 30.0
+    """t-SNE perplexity."""
+    tsne_jobs: int | None = None
+    """t-SNE threads; None: 1 on machines with <= 2 cores (Barnes-Hut's threads are 4x slower
+    there, measured), else up to 8."""
+    tsne: bool = True
+    """False skips t-SNE (PCA only), e.g. for a quick look."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_tokens", "tsne_iter"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.tsne_perplexity <= 0:
+            raise ValueError(f"tsne_perplexity={self.tsne_perplexity}: must be positive")
+        if self.tsne_jobs is not None and self.tsne_jobs < 1:
+            raise ValueError(f"tsne_jobs={self.tsne_jobs}: must be at least 1")
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Write the ``embeddings/*`` arrays for ``ctx.model``."""
-    opts = ctx.options
-    tiny = opts.get("preset") == "tiny"
-    n = min(int(opts.get("embedding_tokens", 1000 if tiny else 5000)), ctx.cfg.d_vocab)
-    n_iter = int(opts.get("tsne_iter", 300 if tiny else 500))
-    perplexity = float(opts.get("tsne_perplexity", 30.0))
-    # Barnes-Hut's OpenMP threads are 4x *slower* than one thread on a busy 2-core box
-    # (measured); use threads only where there are cores to spare.
+    n = min(cfg.n_tokens, ctx.cfg.d_vocab)
+    n_iter, perplexity = cfg.tsne_iter, cfg.tsne_perplexity
     cores = os.cpu_count() or 1
-    jobs = int(opts.get("tsne_jobs", 1 if cores <= 2 else min(cores, 8)))
-    ids, _, source = frequent_tokens(ctx, n)
+    jobs = cfg.tsne_jobs or (1 if cores <= 2 else min(cores, 8))
+    ids, _, source = ctx.frequent_tokens(n)
     strs = [ctx.token_strs[i] if i < len(ctx.token_strs) else str(i) for i in ids]
     pcs = min(N_PCS, ctx.cfg.d_model, len(ids))
     coords_pca = np.zeros((len(MATRICES), len(ids), 2), dtype=np.float32)
     coords_tsne = np.zeros_like(coords_pca)
     ratio = np.zeros((len(MATRICES), pcs), dtype=np.float32)
-    do_tsne = bool(opts.get("tsne", True)) and len(ids) >= 5
+    do_tsne = cfg.tsne and len(ids) >= 5
     for m, which in enumerate(MATRICES):
         X = embedding_vectors(ctx.model, which)[ids].cpu()  # [N, d_model]
         coords, ratio[m] = pca(X, pcs)

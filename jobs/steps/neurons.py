@@ -12,6 +12,7 @@ Writes (all declared in ``store/schema.py``):
 
 Definitions (METHODS §12.1): firing is ``pre > 0``; dead is never firing on the sample;
 saturated is ``pre < -3`` on more than 99% of tokens. Sample: every evaluation prompt.
+Attention-only models get only the residual norms.
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/gpt-4l --store-root lab-store
@@ -19,21 +20,36 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from interp_core.analysis import neuron_logit_effect, neuron_stats
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter
 
-TOP_K = 20
-"""Max-activating prompts kept per neuron (METHODS §12.1)."""
-LOGIT_K = 10
-"""Top logit-effect tokens kept per neuron."""
+WRITES = ("neurons/",)
+NEEDS = ("tokens",)
 
 
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """How many max-activating contexts and logit-effect tokens are kept per neuron."""
+
+    top_k: int = 20
+    """Max-activating prompts kept per neuron (METHODS §12.1)."""
+    logit_k: int = 10
+    """Top logit-effect tokens kept per neuron."""
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "logit_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Compute and write ``neurons/*``."""
-    stats = neuron_stats(ctx.model, ctx.eval_tokens, k=TOP_K, batch_size=ctx.batch_size)
+    stats = neuron_stats(ctx.model, ctx.eval_tokens, k=cfg.top_k, batch_size=ctx.batch_size)
     as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)  # noqa: E731
     writer.write("neurons/resid_norm", as_np(stats["resid_norm"], np.float32),
                  definition="mean over prompts of ||resid||_2; resid_pre of each block, then final resid_post")  # fmt: skip
@@ -51,7 +67,7 @@ def run(ctx: AnalysisContext, writer: RunWriter) -> None:
     writer.write("neurons/top_prompt", as_np(stats["top_prompt"], np.int32), **meta)
     writer.write("neurons/top_pos", as_np(stats["top_pos"], np.int32), **meta)
     writer.write("neurons/top_act", as_np(stats["top_act"], np.float32), **meta)
-    k = min(LOGIT_K, ctx.cfg.d_vocab)
+    k = min(cfg.logit_k, ctx.cfg.d_vocab)
     effects = [neuron_logit_effect(ctx.model, layer, k=k) for layer in range(ctx.cfg.n_layers)]
     note = "W_out[n] diag(ln_final.w) W_U: direct path only, final LN scale ignored (approximate)"
     writer.write("neurons/logit_top_ids", np.stack([as_np(i, np.int32) for i, _ in effects]), definition=note)

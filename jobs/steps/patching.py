@@ -7,8 +7,9 @@ Experiments:
   at the second-to-last position, logit(r_n) - logit(s_n) (r_n = the token induction
   predicts, s_n = the corrupted first half's token there), normalised to 0 = corrupted,
   1 = clean.
-- the user's prompt-pair file (``--patching FILE``, ``ctx.options["patching_file"]``), named
-  by its ``name`` key or file stem; metric at the last position.
+- the user's prompt-pair file (``--patching FILE``, the same as ``--set patching.file=FILE``),
+  named by its ``name`` key or file stem; metric at the last position. The file is checked
+  (``check``) before the run is created, so a bad one costs nothing.
 
 Per experiment ``patching/<name>/`` holds (declared in ``store/schema.py``):
 ``act_<granularity>`` (denoising activation patching, one array per granularity of
@@ -21,7 +22,7 @@ difference on the clean prompts), ``positions`` (positions the sweeps cover), th
 answers. Root attr ``patching`` maps each experiment to its metric, direction and meaning
 (or to ``skipped`` with the reason, e.g. when clean and corrupted metrics coincide).
 
-Subset: when layer x head x pos exceeds ``MAX_CELLS`` the per-position sweeps cover an
+Subset: when layer x head x pos exceeds ``max_cells`` the per-position sweeps cover an
 evenly spaced subset of positions (always including the metric position); ``positions``
 lists them.
 
@@ -31,6 +32,10 @@ Example:
 """
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,13 +52,60 @@ from interp_core.analysis import (
     granularity_hooks,
     path_patch_sweep,
 )
-from interp_core.prompt_pairs import PromptPairError, load_prompt_pairs
+from interp_core.config import ModelConfig
+from interp_core.prompt_pairs import PromptPairError, PromptPairs, load_prompt_pairs
+from interp_core.tokenizers import Tokenizer
 from jobs._common import JobError
 from jobs.analysis_context import AnalysisContext
 from store import RunWriter
 
-MAX_CELLS = 256
-"""Most (layer, pos, head) cells one per-position sweep may have; beyond, positions are subsampled."""
+WRITES = ("patching/",)
+NEEDS = ("tokens",)
+
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""What a user experiment may be called: it becomes the store group ``patching/<name>``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The user's prompt-pair file and how finely the per-position sweeps go."""
+
+    file: Path | None = None
+    """Prompt-pair file (TOML or JSON) with a user experiment, run next to the built-in induction one."""
+    max_cells: int = 256
+    """Most (layer, pos, head) cells one per-position sweep may have; beyond, positions are subsampled."""
+
+    def __post_init__(self) -> None:
+        if self.max_cells < 2:
+            raise ValueError(f"max_cells={self.max_cells}: must be at least 2")
+
+
+def load_user_pairs(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None) -> PromptPairs | None:
+    """The user's prompt pairs, checked against the model; None without a file.
+
+    Raises:
+        JobError: unreadable file, a reserved or unusable name, or prompts longer than n_ctx.
+    """
+    if cfg.file is None:
+        return None
+    path = cfg.file
+    try:
+        pairs = load_prompt_pairs(path, tokenizer)
+    except PromptPairError as err:
+        raise JobError(str(err)) from None
+    if pairs.name == "induction":
+        raise JobError(f"{path}: experiment name 'induction' is built in; set another `name`")
+    if not EXPERIMENT_NAME.fullmatch(pairs.name):
+        raise JobError(f"{path}: experiment name {pairs.name!r} cannot name a store group; use "
+                       "letters, digits, '_', '-' or '.' (at most 64, not starting with '.')")
+    if pairs.clean.shape[1] > model_cfg.n_ctx:
+        raise JobError(f"{path}: prompts of {pairs.clean.shape[1]} tokens exceed n_ctx={model_cfg.n_ctx}")
+    return pairs
+
+
+def check(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None) -> None:
+    """Reject a bad prompt-pair file before any run is created."""
+    load_user_pairs(cfg, model_cfg, tokenizer)
 
 
 def induction_pair(rrt_tokens: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -64,9 +116,9 @@ def induction_pair(rrt_tokens: torch.Tensor, n: int) -> tuple[torch.Tensor, torc
     return clean, corrupted, clean[:, -1].clone(), corrupted[:, n].clone()
 
 
-def sweep_positions(n_layers: int, n_heads: int, length: int, metric_pos: int) -> list[int]:
-    """Every position, or an even subset (with the metric position) past MAX_CELLS."""
-    keep = max(2, MAX_CELLS // max(n_layers * n_heads, 1))
+def sweep_positions(n_layers: int, n_heads: int, length: int, metric_pos: int, max_cells: int = 256) -> list[int]:
+    """Every position, or an even subset (with the metric position) past ``max_cells``."""
+    keep = max(2, max_cells // max(n_layers * n_heads, 1))
     if length <= keep:
         return list(range(length))
     subset = set(np.linspace(0, length - 1, keep - 1).round().astype(int).tolist())
@@ -78,7 +130,7 @@ def _granularities(ctx: AnalysisContext) -> list[str]:
     return [name for name in GRANULARITIES if name not in skip]
 
 
-def run_experiment(ctx: AnalysisContext, writer: RunWriter, name: str, clean: torch.Tensor,
+def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: str, clean: torch.Tensor,
                    corrupted: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor,
                    metric_pos: int, about: dict) -> dict:  # fmt: skip
     """Run every sweep of one experiment and write ``patching/<name>/*``; returns its attrs."""
@@ -92,7 +144,7 @@ def run_experiment(ctx: AnalysisContext, writer: RunWriter, name: str, clean: to
     except ValueError as err:
         return about | {"skipped": str(err)}
     group = f"patching/{name}"
-    positions = sweep_positions(L, H, clean.shape[1], metric_pos)
+    positions = sweep_positions(L, H, clean.shape[1], metric_pos, cfg.max_cells)
     names = _granularities(ctx)
     with torch.no_grad():
         logits, clean_cache = model.run_with_cache(clean)
@@ -128,29 +180,20 @@ def run_experiment(ctx: AnalysisContext, writer: RunWriter, name: str, clean: to
     }  # fmt: skip
 
 
-def run(ctx: AnalysisContext, writer: RunWriter) -> None:
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Run the built-in induction experiment and the user's prompt-pair file, if given."""
-    pairs = None
-    path = ctx.options.get("patching_file")
-    if path:  # validate the user's file first: fail before the expensive sweeps
-        try:
-            pairs = load_prompt_pairs(path, ctx.options.get("tokenizer"))
-        except PromptPairError as err:
-            raise JobError(str(err)) from None
-        if pairs.name == "induction":
-            raise JobError(f"{path}: experiment name 'induction' is built in; set another `name`")
-        if pairs.clean.shape[1] > ctx.cfg.n_ctx:
-            raise JobError(f"{path}: prompts of {pairs.clean.shape[1]} tokens exceed n_ctx={ctx.cfg.n_ctx}")
+    pairs = load_user_pairs(cfg, ctx.cfg, ctx.tokenizer)  # before the expensive sweeps
+    path = cfg.file
     experiments: dict[str, dict] = {}
     clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n)
     experiments["induction"] = run_experiment(
-        ctx, writer, "induction", clean, corrupted, answer, wrong, metric_pos=-2,
+        ctx, cfg, writer, "induction", clean, corrupted, answer, wrong, metric_pos=-2,
         about={"what": "repeated random tokens; corrupted: first half replaced by another prompt's",
                "answer": "r_n (the token induction predicts)", "wrong": "s_n (corrupted first half)"},
     )  # fmt: skip
     if pairs is not None:
         experiments[pairs.name] = run_experiment(
-            ctx, writer, pairs.name, pairs.clean, pairs.corrupted, pairs.answer, pairs.wrong,
+            ctx, cfg, writer, pairs.name, pairs.clean, pairs.corrupted, pairs.answer, pairs.wrong,
             metric_pos=-1, about={"what": f"user prompt pairs from {path}", "pairs": pairs.texts},
         )  # fmt: skip
     writer.update_attrs(patching=experiments)

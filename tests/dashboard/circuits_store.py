@@ -107,9 +107,9 @@ def build_steps_store(root: Path) -> str:
             run_id=run_id, model=model.eval(), device=torch.device("cpu"), eval_tokens=tokens,
             rrt=repeated_random_tokens(n=5, batch=2, pool=range(1, V), bos_id=0), bos_id=0,
             token_strs=TOKENS, checkpoint_dir=root,
-            train_stream=None if run_id == "one" else stream,
-            options={"bigram_tokens": 30, "embedding_tokens": 30, "tsne_iter": 250,
-                     "circuit_tokens": 10, "circuit_k": 5})  # fmt: skip
+            train_stream=None if run_id == "one" else stream)
+        settings = {bigrams: bigrams.Config(n_tokens=30), embeddings: embeddings.Config(n_tokens=30, tsne_iter=250),
+                    circuits: circuits.Config(n_tokens=10, k=5)}  # fmt: skip
         writer = RunWriter.create(
             root / "store",
             run_id=run_id,
@@ -119,7 +119,7 @@ def build_steps_store(root: Path) -> str:
         for name, value in _weights(model).items():
             writer.write(f"weights/{name}", value)
         for step in (bigrams, embeddings, circuits):
-            step.run(ctx, writer)
+            step.run(ctx, settings[step], writer)
         writer.finalize()
     _BUILT.append(str(root / "store"))
     return _BUILT[0]

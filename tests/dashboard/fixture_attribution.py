@@ -90,6 +90,6 @@ def build_real_store(root) -> list[str]:
         writer.write("tokens", tokens.numpy().astype(np.int32))
         writer.write("vocab/token_str", np.asarray(vocab, dtype=object))
         for step in (attribution, neurons, patching):
-            step.run(ctx, writer)
+            step.run(ctx, step.Config(), writer)
         writer.finalize()
     return list(models)

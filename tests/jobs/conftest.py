@@ -9,8 +9,7 @@ import pytest
 from jobs.presets import PRESETS
 
 
-@pytest.fixture
-def small_preset():
+def make_small_preset():
     """The tiny preset cut down: bytes tokenizer, 200k characters, a few dozen steps."""
     return dataclasses.replace(
         PRESETS["tiny"],
@@ -26,3 +25,9 @@ def small_preset():
         rrt_n=8,
         rrt_batch=3,
     )
+
+
+@pytest.fixture
+def small_preset():
+    """The tiny preset cut down (see ``make_small_preset``)."""
+    return make_small_preset()

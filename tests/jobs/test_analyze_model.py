@@ -69,26 +69,40 @@ def test_analyze_a_foreign_checkpoint_without_tokenizer(tmp_path, small_preset):
 def test_a_complete_run_is_not_overwritten_silently(tmp_path, trained, small_preset):
     cfg = AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu")
     analyze(cfg, preset=small_preset, progress=False)
-    with pytest.raises(JobError, match="already complete"):
+    with pytest.raises(JobError, match="already complete.*--overwrite"):
         analyze(cfg, preset=small_preset, progress=False)
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("crash in the middle of the analysis")
 
 
 def test_an_interrupted_analysis_is_never_listed_and_restarts_cleanly(tmp_path, trained, small_preset, monkeypatch):
-    import jobs.analyze_model as am
+    from jobs.steps import circuits
 
-    class Boom:
-        __name__ = "boom"
-
-        @staticmethod
-        def run(ctx, writer):
-            raise RuntimeError("crash in the middle of the analysis")
-
-    monkeypatch.setattr(am, "STEPS", [*am.STEPS, Boom])
     cfg = AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu")
-    with pytest.raises(RuntimeError):
-        analyze(cfg, preset=small_preset, progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(circuits, "run", _boom)
+        with pytest.raises(RuntimeError):
+            analyze(cfg, preset=small_preset, progress=False)
     store = open_store(tmp_path / "s")
     assert store.runs() == [] and store.runs(status="all") == ["ckpt"]
-    monkeypatch.setattr(am, "STEPS", [s for s in am.STEPS if s is not Boom])
     analyze(cfg, preset=small_preset, progress=False)
     assert open_store(tmp_path / "s").runs() == ["ckpt"]
+
+
+def test_every_stored_array_belongs_to_the_step_that_ran(tmp_path, trained, small_preset):
+    from jobs.steps import STEP_NAMES, load_step, owner_of
+
+    analyze(AnalyzeConfig(checkpoint=trained, store_root=tmp_path / "s", device="cpu"),
+            preset=small_preset, progress=False)
+    run = open_store(tmp_path / "s").run("ckpt")
+    record = run.attrs["steps"]
+    assert list(record) == list(STEP_NAMES)
+    for array in run.arrays():
+        owner = owner_of(array)
+        assert owner is not None and record[owner]["status"] == "done", array
+        assert any(array == w or array.startswith(w) for w in load_step(owner).WRITES)
+    assert record["embeddings"]["settings"]["tsne_iter"] == 300  # the tiny preset's
+    assert run.attrs["ladder_rank"] == 4 and run.read("heads/score").attrs["unit_scores"]
+    assert run.attrs["dynamics"]["phase_rule_spec"] == {"score": "induction", "below": 0.1, "above": 0.5}

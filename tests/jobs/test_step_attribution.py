@@ -37,7 +37,7 @@ def test_attribution_step_round_trip(name: str, tmp_path: Path) -> None:
     model = Transformer(CONFIGS[name], seed=3).eval()
     ctx = make_ctx(model, tmp_path)
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    attribution.run(ctx, writer)
+    attribution.run(ctx, attribution.Config(), writer)
     writer.finalize()
     run = open_store(tmp_path / "store").run("r")
     labels = list(run.read("dla/component").values)

@@ -75,13 +75,12 @@ def _ctx(model: Transformer, tmp_path: Path, stream: np.ndarray | None) -> Analy
         token_strs=[f"t{i}" for i in range(V)],
         checkpoint_dir=tmp_path,
         train_stream=stream,
-        options={"bigram_tokens": 20, "bigram_k": 5},
     )
 
 
 def _run(ctx: AnalysisContext, tmp_path: Path):
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    bigrams.run(ctx, writer)
+    bigrams.run(ctx, bigrams.Config(n_tokens=20, k=5), writer)
     writer.finalize()
     return open_store(tmp_path / "store").run("r")
 

@@ -28,10 +28,9 @@ def _run(model: Transformer, tmp_path: Path, **options):
         bos_id=0,
         token_strs=[str(i) for i in range(V)],
         checkpoint_dir=tmp_path,
-        options={"circuit_tokens": 10, "circuit_k": 3, **options},
     )
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    circuits.run(ctx, writer)
+    circuits.run(ctx, circuits.Config(**({"n_tokens": 10, "k": 3} | options)), writer)
     writer.finalize()
     return open_store(tmp_path / "store").run("r")
 

@@ -29,7 +29,7 @@ def test_dynamics_step_finds_a_planted_phase_change(tmp_path: Path) -> None:
                           rrt=rrt, bos_id=0, token_strs=[str(i) for i in range(24)],
                           checkpoint_dir=tmp_path, step_checkpoints=ckpts[::-1], batch_size=4)
     writer = RunWriter.create(tmp_path / "store", run_id="d")
-    dynamics.run(ctx, writer)
+    dynamics.run(ctx, dynamics.Config(), writer)
     writer.finalize()
     run = open_store(tmp_path / "store").run("d")
     assert run.read("dynamics/step").values.tolist() == [0, 10, 30, 100, 300, 1000]

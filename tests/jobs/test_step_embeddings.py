@@ -34,10 +34,9 @@ def test_embeddings_step_writes_maps_and_categories(tmp_path: Path) -> None:
         token_strs=STRS,
         checkpoint_dir=tmp_path,
         train_stream=stream,
-        options={"embedding_tokens": 40, "tsne_iter": 250},
     )
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    embeddings.run(ctx, writer)
+    embeddings.run(ctx, embeddings.Config(n_tokens=40, tsne_iter=250), writer)
     writer.finalize()
     run = open_store(tmp_path / "store").run("r")
     token = run.read("embeddings/token").values

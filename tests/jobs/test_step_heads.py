@@ -11,7 +11,7 @@ from interp_core import ModelConfig, Transformer
 from interp_core.analysis import MIX_LEVELS, induction_circuit
 from interp_core.prompts import repeated_random_tokens
 from jobs.analysis_context import AnalysisContext
-from jobs.steps import heads
+from jobs.steps import heads, patterns, tokens
 from store import RunWriter, open_store
 
 
@@ -28,7 +28,9 @@ def _ctx(model, tmp_path: Path, n: int = 12) -> AnalysisContext:
 def _run_step(model, tmp_path: Path):
     ctx = _ctx(model, tmp_path)
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    heads.run(ctx, writer)
+    patterns.run(ctx, patterns.Config(), writer)
+    heads.run(ctx, heads.Config(), writer)
+    tokens.run(ctx, tokens.Config(), writer)
     writer.finalize()
     return ctx, open_store(tmp_path / "store").run("r")
 
@@ -67,8 +69,9 @@ def test_heads_step_on_a_layer_norm_model_and_a_zero_layer_model(tmp_path: Path)
                                      normalization_type=None, positional_embedding_type=None))
     ctx = _ctx(bigram, tmp_path)
     writer = RunWriter.create(tmp_path / "store", run_id="b")
-    heads.run(ctx, writer)
-    assert not writer.has("heads/scores")
+    assert heads.run(ctx, heads.Config(), writer).reason.startswith("a 0-layer model")
+    assert patterns.run(ctx, patterns.Config(), writer) is not None
+    assert not writer.has("heads/scores") and not writer.has("attn/pattern")
 
 
 def test_heads_step_writes_rrt_tokens_and_norms(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def _run(cfg: ModelConfig, tmp_path: Path):
                           rrt=rrt, bos_id=0, token_strs=[str(i) for i in range(cfg.d_vocab)],
                           checkpoint_dir=tmp_path, batch_size=3)  # fmt: skip
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    neurons.run(ctx, writer)
+    neurons.run(ctx, neurons.Config(), writer)
     writer.finalize()
     return model, tokens, open_store(tmp_path / "store").run("r")
 

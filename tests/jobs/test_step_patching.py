@@ -16,19 +16,19 @@ from jobs.steps import patching
 from store import RunWriter, open_store
 
 
-def _ctx(model, tmp_path: Path, **options) -> AnalysisContext:
+def _ctx(model, tmp_path: Path, tokenizer=None) -> AnalysisContext:
     V = model.cfg.d_vocab
     tokens = torch.randint(1, V, (4, 12), generator=torch.Generator().manual_seed(0))
     rrt = repeated_random_tokens(n=8, batch=4, pool=range(1, V), bos_id=0, seed=0)
     return AnalysisContext(run_id="r", model=model, device=torch.device("cpu"), eval_tokens=tokens,
                            rrt=rrt, bos_id=0, token_strs=[str(i) for i in range(V)],
-                           checkpoint_dir=tmp_path, options=options, batch_size=4)  # fmt: skip
+                           checkpoint_dir=tmp_path, tokenizer=tokenizer, batch_size=4)  # fmt: skip
 
 
 def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
     model = induction_circuit(d_vocab=24, n_ctx=40)
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    patching.run(_ctx(model, tmp_path), writer)
+    patching.run(_ctx(model, tmp_path), patching.Config(), writer)
     writer.finalize()
     run = open_store(tmp_path / "store").run("r")
     meta = run.attrs["patching"]["induction"]
@@ -69,7 +69,7 @@ def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
     good.write_text('name = "copy"\n[[pair]]\nclean = "abcdab"\ncorrupted = "efgdab"\n'
                     'answer = "c"\nwrong = "g"\n')  # fmt: skip
     writer = RunWriter.create(tmp_path / "store", run_id="r")
-    patching.run(_ctx(model, tmp_path, patching_file=good, tokenizer=tok), writer)
+    patching.run(_ctx(model, tmp_path, tokenizer=tok), patching.Config(file=good), writer)
     writer.finalize()
     run = open_store(tmp_path / "store").run("r")
     assert set(run.attrs["patching"]) == {"induction", "copy"}
@@ -79,4 +79,4 @@ def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
     bad.write_text('[[pair]]\nclean = "ab"\ncorrupted = "efg"\nanswer = "c"\nwrong = "g"\n')
     writer = RunWriter.create(tmp_path / "store2", run_id="r")
     with pytest.raises(JobError, match="same token length"):
-        patching.run(_ctx(model, tmp_path, patching_file=bad, tokenizer=tok), writer)
+        patching.run(_ctx(model, tmp_path, tokenizer=tok), patching.Config(file=bad), writer)
