@@ -76,9 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise JobError(f"{flag} {value!r} is not known; choose one of {', '.join(choices)}")
+        raise JobError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
 def _check_dir_target(flag: str, path: Path) -> None:
@@ -97,10 +97,10 @@ def _check_seed(seed: int) -> None:
 
 
 def _check_train(args: argparse.Namespace) -> None:
-    _check_choice("--model", args.model, RUNGS)
-    _check_choice("--preset", args.preset, tuple(PRESETS))
-    _check_choice("--device", args.device, DEVICES)
-    _check_choice("--precision", args.precision, PRECISIONS)
+    _check_choice("rung", args.model, RUNGS)
+    _check_choice("preset", args.preset, tuple(PRESETS))
+    _check_choice("device", args.device, DEVICES)
+    _check_choice("precision", args.precision, PRECISIONS)
     _check_seed(args.seed)
     if args.steps is not None and not 1 <= args.steps <= 10**9:
         raise JobError(f"--steps {args.steps}: give a number of optimizer steps from 1 to 10^9 "
@@ -109,8 +109,8 @@ def _check_train(args: argparse.Namespace) -> None:
 
 
 def _check_ladder(args: argparse.Namespace) -> None:
-    _check_choice("--preset", args.preset, tuple(PRESETS))
-    _check_choice("--device", args.device, DEVICES)
+    _check_choice("preset", args.preset, tuple(PRESETS))
+    _check_choice("device", args.device, DEVICES)
     _check_seed(args.seed)
     unknown = [r for r in args.rungs if r not in RUNGS]
     if unknown:
@@ -144,16 +144,16 @@ def _check_analyze(args: argparse.Namespace) -> None:
     if args.checkpoint is None:
         raise JobError("--checkpoint DIR is required (a directory with config.json and model.safetensors)")
     if not args.checkpoint.is_dir():
-        raise JobError(f"--checkpoint {args.checkpoint}: no such directory")
+        raise JobError(f"no checkpoint directory at {args.checkpoint} (--checkpoint)")
     if not (args.checkpoint / "config.json").is_file():
-        raise JobError(f"--checkpoint {args.checkpoint} has no config.json: not a checkpoint directory")
+        raise JobError(f"{args.checkpoint} has no config.json: not a checkpoint directory (--checkpoint)")
     if args.patching is not None and not args.patching.is_file():
         raise JobError(f"--patching {args.patching}: no such file")
     if args.run_id is not None and (not args.run_id or len(args.run_id) > 200
                                     or any(c in args.run_id for c in "/\\") or args.run_id.startswith(".")):
         raise JobError(f"--run-id {args.run_id!r}: use a plain name of at most 200 characters "
                        "(no '/', not starting with '.')")
-    _check_choice("--device", args.device, DEVICES)
+    _check_choice("device", args.device, DEVICES)
     _check_seed(args.seed)
     _check_dir_target("--store-root", args.store_root)
 

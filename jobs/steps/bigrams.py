@@ -56,6 +56,33 @@ class Config:
                 raise ValueError(f"{field.name}={getattr(self, field.name)}: must be at least 1")
 
 
+def _compare_with_corpus(ctx: AnalysisContext, cfg: Config, table, ids: np.ndarray, follow_ids: np.ndarray,
+                         k: int, writer: RunWriter) -> tuple[dict, np.ndarray]:
+    """Write the corpus's own lists and the KL per token; returns the summary and the counts."""
+    corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=cfg.max_stream)
+    kl = bigram_kl(table, corpus)
+    seen = corpus.count > 0
+    agree = (follow_ids[:, 0] == corpus.follow_ids[:, 0]) & seen
+    top = slice(0, cfg.agreement_top)
+    weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
+    nan = float("nan")
+    summary = {
+        "corpus": True,
+        "corpus_tokens_used": corpus.n_stream,
+        "agreement_top": cfg.agreement_top,
+        "top1_agreement": float(agree[seen].mean()) if seen.any() else nan,
+        f"top1_agreement_top{cfg.agreement_top}": float(agree[top][seen[top]].mean()) if seen[top].any() else nan,
+        "mean_kl": float(np.nanmean(kl)) if seen.any() else nan,
+        "count_weighted_kl": float((kl[seen] * weights).sum()),
+    }
+    writer.write("bigrams/corpus_follow_id", corpus.follow_ids.astype(np.int32))
+    writer.write("bigrams/corpus_follow_prob", corpus.follow_probs.astype(np.float32))
+    writer.write("bigrams/corpus_predict_id", corpus.predict_ids.astype(np.int32))
+    writer.write("bigrams/corpus_predict_prob", corpus.predict_probs.astype(np.float32))
+    writer.write("bigrams/kl", kl.astype(np.float32), units="nats")
+    return summary, corpus.count
+
+
 def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     """Write the ``bigrams/*`` arrays for ``ctx.model``."""
     k = min(cfg.k, ctx.cfg.d_vocab)
@@ -66,6 +93,7 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
         rows = torch.as_tensor(ids, device=ctx.device)
         f_prob, f_id = follow_topk(table, rows, k)
         p_prob, p_id = predict_topk(table, rows, k, row_lse=row_lse)
+    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)  # noqa: E731
     summary: dict = {
         "n_tokens": len(ids),
         "k": k,
@@ -74,42 +102,16 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
         "no positional embedding); predict = P(t | s)",
     }
     if ctx.train_stream is not None:
-        corpus = corpus_bigrams(ctx.train_stream, ctx.cfg.d_vocab, ids, k, max_tokens=cfg.max_stream)
-        kl = bigram_kl(table, corpus)
-        seen = corpus.count > 0
-        agree = (f_id[:, 0].cpu().numpy() == corpus.follow_ids[:, 0]) & seen
-        top = slice(0, cfg.agreement_top)
-        weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
-        summary |= {
-            "corpus": True,
-            "corpus_tokens_used": corpus.n_stream,
-            "agreement_top": cfg.agreement_top,
-            "top1_agreement": float(agree[seen].mean()) if seen.any() else float("nan"),
-            f"top1_agreement_top{cfg.agreement_top}": float(agree[top][seen[top]].mean())
-            if seen[top].any()
-            else float("nan"),
-            "mean_kl": float(np.nanmean(kl)) if seen.any() else float("nan"),
-            "count_weighted_kl": float((kl[seen] * weights).sum()),
-        }
-        writer.write("bigrams/corpus_follow_id", corpus.follow_ids.astype(np.int32))
-        writer.write("bigrams/corpus_follow_prob", corpus.follow_probs.astype(np.float32))
-        writer.write("bigrams/corpus_predict_id", corpus.predict_ids.astype(np.int32))
-        writer.write("bigrams/corpus_predict_prob", corpus.predict_probs.astype(np.float32))
-        writer.write("bigrams/kl", kl.astype(np.float32), units="nats")
-        counts = corpus.count
+        found, counts = _compare_with_corpus(ctx, cfg, table, ids, as_np(f_id, np.int64), k, writer)
+        summary |= found
     else:
-        summary |= {
-            "corpus": False,
-            "corpus_note": "no training corpus for this checkpoint: corpus comparison skipped",
-        }
-    as_np = lambda t, dtype: t.detach().cpu().numpy().astype(dtype)
+        summary |= {"corpus": False,
+                    "corpus_note": "no training corpus for this checkpoint: corpus comparison skipped"}
     writer.write("bigrams/token_count", np.asarray(counts, dtype=np.int64))
     writer.write("bigrams/follow_id", as_np(f_id, np.int32))
     writer.write("bigrams/follow_prob", as_np(f_prob, np.float32))
     writer.write("bigrams/predict_id", as_np(p_id, np.int32))
     writer.write("bigrams/predict_prob", as_np(p_prob, np.float32))
     writer.write("bigrams/row_lse", as_np(row_lse, np.float32))
-    summary = {
-        key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()
-    }
+    summary = {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()}
     writer.write("bigrams/token", ids.astype(np.int32), **summary)
