@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
 import statistics
 import sys
@@ -31,13 +30,10 @@ APP = ROOT / "dashboard" / "streamlit_app.py"
 
 
 def registered_pages() -> list[str]:
-    """Page files listed in streamlit_app.PAGES (read from the source)."""
-    for node in ast.parse(APP.read_text()).body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (
-            node.targets[0] if isinstance(node, ast.Assign) else None)  # fmt: skip
-        if isinstance(target, ast.Name) and target.id == "PAGES":
-            return [file for file, _title, _icon in ast.literal_eval(node.value)]
-    raise SystemExit("streamlit_app.py defines no PAGES list")
+    """Page files listed in dashboard.pages_registry.PAGES."""
+    from dashboard.pages_registry import PAGES  # noqa: PLC0415
+
+    return [page.script for page in PAGES]
 
 
 def _load(path: Path, name: str):

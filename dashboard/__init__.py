@@ -1,7 +1,18 @@
 """The lab's Streamlit dashboard: reads the zarr store only (no torch, no models).
 
 Run it from the repository root with ``streamlit run dashboard`` (entry point
-``dashboard/streamlit_app.py``). Loaders live in ``dashboard.data`` (cached), chart builders
-in ``dashboard.charts`` (pure), shared widgets in ``dashboard.widgets``, one script per page
-in ``dashboard/app_pages/``.
+``dashboard/streamlit_app.py``). Modules are named after the page they serve:
+
+- ``pages_registry.py``: the page list (``PAGES``), a plain importable constant;
+- ``app_pages/<page>.py``: one script per page, reading like a description of the UI;
+- ``<page>_data.py``: that page's cached loaders; ``<page>_charts.py``: its pure chart
+  builders (no ``st.*``);
+- ``data.py``: store access every page shares (cached handles, labelled reads, run
+  listing, the run's analysis-step record); ``charts.py``: shared chart helpers (token
+  display, escaping, colour scales); ``widgets.py``: the sidebar, the page opening and the
+  "this run lacks X" message.
+
+Pages hold no analysis knowledge: what a page needs to know about a run (rung order,
+which scores are fractions, the phase rule, patching axes, which steps ran) comes from
+the run's attrs and the store schema.
 """

@@ -1,17 +1,23 @@
-"""Cached, torch-free loaders for the dashboard: every page reads the store through here.
+"""Cached, torch-free store access shared by every page: handles, runs, labelled reads, steps.
 
-Conventions (other pages' ``dashboard/data_<topic>.py`` modules follow them too):
+Each page's own loaders live in ``dashboard/<page>_data.py`` and read the store through
+here. Conventions they all follow:
 
 - Arguments are hashable (``root: str``, ``run_id: str``, ints, tuples); results are numpy,
-  pandas or plain Python objects, so ``st.cache_data`` can hash, copy and cache them.
+  pandas, xarray or plain Python objects, so ``st.cache_data`` can hash, copy and cache them.
 - The store and run handles are shared resources (``st.cache_resource``); data slices are
   ``st.cache_data`` entries keyed by exactly what was read, so a warm page is a dict lookup.
+- What the analysis recorded is read, never restated: rung order from the run attr
+  ``ladder_rank``, which steps ran from ``steps``, score names and token strings from the
+  labelled reads of ``store.Run.read``.
 - Failures are ``store.StoreError`` with a message a page can show as is.
 
 Example:
     >>> from dashboard import data
     >>> data.list_runs("lab-store")
     ['bigram-0l', 'attn-only-1l', 'attn-only-2l', 'gpt-4l']
+    >>> data.read("lab-store", "attn-only-2l", "heads/scores", score="induction").dims
+    ('layer', 'head')
     >>> data.read_array("lab-store", "attn-only-2l", "attn/pattern", layer=1, head=3,
     ...                 prompt=0).shape
     (64, 64)
@@ -20,27 +26,28 @@ Example:
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+import shlex
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+import xarray as xr
 
-from store import Run, Store, StoreError, open_store as _open_store
+from store import Run, Store, StoreError
+from store import open_store as _open_store
 
 __all__ = [
-    "DEFAULT_STORE_ROOT", "LADDER_ORDER", "StoreError", "build_hint", "default_store_root",
-    "open_store", "open_run", "list_runs", "run_attrs", "run_arrays", "has_array",
-    "read_array", "token_strs", "prompt_tokens", "n_layers", "ladder_table", "training_curves",
-    "PromptSet", "NATURAL", "REPEATED", "prompt_sets", "rrt_placeholder_tokens", "array_sizes", "attention_pattern",
-    "head_label", "clear_caches",
-]
+    "DEFAULT_STORE_ROOT", "StoreError", "build_hint", "default_store_root", "open_store",
+    "open_run", "clear_caches", "list_runs", "run_attrs", "run_arrays", "has_array", "has_group",
+    "n_layers", "array_sizes", "array_dims", "array_attrs", "read", "read_array",
+    "fraction_scores", "token_strs", "tokens_of", "token_strings", "prompt_tokens",
+    "find_tokens", "quoted", "token_table", "weight", "ln_pre", "steps_recorded",
+    "step_record", "analyze_command",
+]  # fmt: skip
 
 DEFAULT_STORE_ROOT = "./lab-store"
 """Store root used when INTERP_STORE is not set."""
-
-LADDER_ORDER = ("xor-mlp", "bigram-0l", "attn-only-1l", "attn-only-2l", "gpt-4l", "gpt2")
-"""Rungs from the simplest model upwards; runs are listed in this order, then by size."""
 
 
 def default_store_root() -> str:
@@ -62,7 +69,7 @@ def open_store(root: str) -> Store:
 
 @st.cache_resource(show_spinner=False)
 def open_run(root: str, run_id: str) -> Run:
-    """The (shared) read-only handle of one complete run."""
+    """The (shared) read-only handle of one complete run (it caches its label arrays)."""
     return open_store(root).run(run_id)
 
 
@@ -72,24 +79,25 @@ def clear_caches() -> None:
     st.cache_data.clear()
 
 
-# --------------------------------------------------------------------------- run listing
+# --------------------------------------------------------------------------- runs
 def _ladder_key(run_id: str, attrs: dict[str, Any]) -> tuple:
-    rung = attrs.get("rung") or (attrs.get("training") or {}).get("rung") or run_id
-    rank = LADDER_ORDER.index(rung) if rung in LADDER_ORDER else len(LADDER_ORDER)
-    return rank, int(attrs.get("n_params") or 0), run_id
+    """Rungs in the run's recorded ``ladder_rank`` order; runs off the ladder after, by name."""
+    rank = attrs.get("ladder_rank")
+    if isinstance(rank, int) and not isinstance(rank, bool):
+        return 0, rank, run_id
+    return 1, 0, run_id
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def list_runs(root: str) -> list[str]:
     """Complete run ids in ladder order (simplest rung first); re-listed every 10 s."""
-    store = open_store(root)
-    ids = store.runs()
+    ids = open_store(root).runs()
     return sorted(ids, key=lambda r: _ladder_key(r, run_attrs(root, r)))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def run_attrs(root: str, run_id: str) -> dict[str, Any]:
-    """Root attrs of a run (config, tokenizer, training summary, provenance, ...)."""
+    """Root attrs of a run (config, tokenizer, training summary, steps, provenance, ...)."""
     return open_run(root, run_id).attrs
 
 
@@ -104,9 +112,34 @@ def has_array(root: str, run_id: str, name: str) -> bool:
     return name in run_arrays(root, run_id)
 
 
+def has_group(root: str, run_id: str, group: str) -> bool:
+    """True when the run holds any array under ``group`` (e.g. ``"patching"``)."""
+    prefix = group.rstrip("/") + "/"
+    return any(name.startswith(prefix) for name in run_arrays(root, run_id))
+
+
 def n_layers(root: str, run_id: str) -> int:
     """Number of transformer blocks (0 for the bigram model and the XOR MLP)."""
     return int((run_attrs(root, run_id).get("config") or {}).get("n_layers") or 0)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def array_sizes(root: str, run_id: str, name: str) -> dict[str, int]:
+    """Dim name -> length of array ``name``."""
+    return open_run(root, run_id).sizes(name)
+
+
+def array_dims(root: str, run_id: str, name: str) -> tuple[str, ...]:
+    """Dim names of array ``name``, in storage order."""
+    return tuple(array_sizes(root, run_id, name))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def array_attrs(root: str, run_id: str, name: str) -> dict[str, Any]:
+    """Attributes of array ``name`` ({} when the run lacks it); reads no data."""
+    if not has_array(root, run_id, name):
+        return {}
+    return open_run(root, run_id).array_attrs(name)
 
 
 # --------------------------------------------------------------------------- arrays
@@ -116,39 +149,66 @@ def _freeze(isel: dict[str, Any]) -> tuple:
     for dim, key in sorted(isel.items()):
         if isinstance(key, slice):
             key = ("slice", key.start, key.stop, key.step)
-        elif isinstance(key, (int, np.integer)):
+        elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             key = int(key)
-        else:
-            raise StoreError(f"{dim} must be an int or a slice, got {key!r}")
+        elif not isinstance(key, str):
+            raise StoreError(f"{dim} must be an int, a slice or a label, got {key!r}")
         items.append((dim, key))
     return tuple(items)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _read_frozen(root: str, run_id: str, name: str, isel: tuple) -> np.ndarray:
+def _read_frozen(root: str, run_id: str, name: str, isel: tuple) -> xr.DataArray:
     sel = {d: slice(*k[1:]) if isinstance(k, tuple) else k for d, k in isel}
-    return np.asarray(open_run(root, run_id).read(name, **sel).values)
+    return open_run(root, run_id).read(name, **sel)
 
 
-def read_array(root: str, run_id: str, name: str, **isel: int | slice) -> np.ndarray:
-    """Read (only the needed chunks of) an array as numpy; cached per exact selection.
+def read(root: str, run_id: str, name: str, **isel: int | slice | str) -> xr.DataArray:
+    """Read (only the needed chunks of) an array as a labelled DataArray; cached per selection.
 
     Args:
         root: Store root.
         run_id: Run id.
-        name: Array name, e.g. "attn/pattern".
-        **isel: Per-dim int or slice, as for ``store.Run.read``.
+        name: Array name, e.g. "heads/scores".
+        **isel: Per-dim int, slice or stored label, as for ``store.Run.read``.
 
     Returns:
-        A numpy array (strings come back as an object array of str).
+        The DataArray of ``store.Run.read``: labelled dims carry their stored names
+        (``.sel(score="induction")``), token-id arrays a ``token_str`` coordinate.
+
+    Examples:
+        >>> read(root, "attn-only-2l", "circuits/comp", comp_mode="K").dims
+        ('src_layer', 'src_head', 'dst_layer', 'dst_head')
+    """
+    return _read_frozen(root, run_id, name, _freeze(isel))
+
+
+def fraction_scores(root: str, run_id: str, names: str) -> frozenset[str] | None:
+    """Score names whose values are fractions in [0, 1], as the step recorded them.
+
+    Args:
+        names: The label array of the scores (``"heads/score"``, ``"dynamics/score"``); the
+            step lists the fractions in its ``unit_scores`` attr.
+
+    Returns:
+        The names, or None when the run does not record them (older runs): then colour
+        each score over its own range.
+    """
+    unit = array_attrs(root, run_id, names).get("unit_scores")
+    return frozenset(str(s) for s in unit) if isinstance(unit, list) else None
+
+
+def read_array(root: str, run_id: str, name: str, **isel: int | slice | str) -> np.ndarray:
+    """:func:`read` as plain numpy (strings come back as an object array of str).
 
     Examples:
         >>> read_array(root, "attn-only-2l", "training/loss").shape
         (51,)
     """
-    return _read_frozen(root, run_id, name, _freeze(isel))
+    return np.asarray(read(root, run_id, name, **isel).values)
 
 
+# --------------------------------------------------------------------------- tokens
 @st.cache_data(max_entries=64, show_spinner=False)
 def token_strs(root: str, run_id: str) -> list[str]:
     """Display string of every token id (``vocab/token_str``), or the ids as text."""
@@ -158,163 +218,93 @@ def token_strs(root: str, run_id: str) -> list[str]:
     return [str(i) for i in range(d_vocab)]
 
 
+def tokens_of(root: str, run_id: str, ids: Any) -> list[str]:
+    """Display strings of token ids (unescaped); ids outside the vocabulary read ``<id>``."""
+    vocab = token_strs(root, run_id)
+    return [vocab[i] if 0 <= i < len(vocab) else f"<{i}>" for i in np.asarray(ids).tolist()]
+
+
+def token_strings(root: str, run_id: str, name: str, **isel: int | slice | str) -> np.ndarray:
+    """The ``token_str`` coordinate of (a selection of) a token-id array: an object array of
+    str shaped like the ids (a run without ``vocab/token_str``: the ids as text).
+
+    Examples:
+        >>> token_strings(root, "attn-only-2l", "bigrams/follow_id", topk=0)[:2]
+        array([' the', ' of'], dtype=object)
+    """
+    ids = read(root, run_id, name, **isel)
+    if "token_str" in ids.coords:
+        return np.asarray(ids.token_str.values, dtype=object)
+    flat = tokens_of(root, run_id, np.ravel(ids.values))
+    return np.asarray(flat, dtype=object).reshape(np.shape(ids.values))
+
+
 def prompt_tokens(root: str, run_id: str, prompt: int, tokens_name: str = "tokens",
                   prompt_dim: str = "prompt") -> list[str]:
     """Token strings of one prompt (a row of ``tokens_name``), unescaped."""
-    ids = read_array(root, run_id, tokens_name, **{prompt_dim: prompt})
-    vocab = token_strs(root, run_id)
-    return [vocab[i] if 0 <= i < len(vocab) else f"<{i}>" for i in ids.tolist()]
+    return token_strings(root, run_id, tokens_name, **{prompt_dim: prompt}).tolist()
 
 
-# --------------------------------------------------------------------------- overview
-def _fmt_device(value: Any) -> str:
-    return "" if value is None else str(value)
+def find_tokens(strs: list[str], query: str, limit: int = 50) -> list[int]:
+    """Ids whose display string equals ``query`` (first), then contains it; ``#N`` is id N."""
+    query = query or ""
+    if query.startswith("#") and query[1:].isdigit() and int(query[1:]) < len(strs):
+        return [int(query[1:])]
+    if not query:
+        return []
+    exact = [i for i, s in enumerate(strs) if s == query or s.strip() == query.strip()]
+    loose = [i for i, s in enumerate(strs) if query.lower() in s.lower() and i not in exact]
+    return (exact + loose)[:limit]
 
 
-@st.cache_data(ttl=10, show_spinner=False)
-def ladder_table(root: str) -> pd.DataFrame:
-    """One row per complete run: the training summary the Overview page shows.
+def quoted(s: str) -> str:
+    """A token's display string in quotes, so leading spaces show (``' the'``)."""
+    return f"'{s}'"
 
-    Columns: run, rung, n_params, tokens_seen, val_loss, perplexity, wall_time_s, device,
-    precision, corpus, repeat_fraction, n_layers.
+
+def token_table(ids: np.ndarray, values: np.ndarray, strs: list[str], column: str
+                ) -> pd.DataFrame:  # fmt: skip
+    """A ranked token list as a frame: id, token (display string), ``column`` (the values)."""
+    ids = np.asarray(ids).astype(int)
+    return pd.DataFrame({"id": ids, "token": [strs[i] if 0 <= i < len(strs) else "?" for i in ids],
+                         column: values})
+
+
+# --------------------------------------------------------------------------- weights
+def weight(root: str, run_id: str, name: str) -> np.ndarray | None:
+    """``weights/<name>`` as float64, or None when the run does not store it."""
+    if not has_array(root, run_id, f"weights/{name}"):
+        return None
+    return read_array(root, run_id, f"weights/{name}").astype(np.float64)
+
+
+def ln_pre(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """LayerNorm without its gain and bias (TransformerLens ``LNPre``), over the last axis."""
+    x = x - x.mean(-1, keepdims=True)
+    return x / np.sqrt((x**2).mean(-1, keepdims=True) + eps)
+
+
+# --------------------------------------------------------------------------- steps
+def steps_recorded(root: str, run_id: str) -> bool:
+    """True when the run records its analysis steps (root attr ``steps``; older runs do not)."""
+    return isinstance(run_attrs(root, run_id).get("steps"), dict)
+
+
+def step_record(root: str, run_id: str, step: str) -> dict[str, Any] | None:
+    """The run's record of one analysis step (status, reason, writes, settings, seconds).
+
+    None when the step did not run, or when the run records no steps (older runs).
+
+    Examples:
+        >>> step_record(root, "bigram-0l", "heads")["status"]
+        'skipped'
     """
-    rows = []
-    for run_id in list_runs(root):
-        attrs = run_attrs(root, run_id)
-        train = attrs.get("training") or {}
-        cfg = attrs.get("config") or {}
-        val_loss = train.get("val_loss")
-        ppl = train.get("perplexity")
-        if ppl is None and val_loss is not None:
-            ppl = float(np.exp(val_loss))
-        rows.append({
-            "run": run_id,
-            "rung": attrs.get("rung") or train.get("rung") or "",
-            "n_params": attrs.get("n_params") or train.get("n_params"),
-            "tokens_seen": train.get("tokens_seen"),
-            "val_loss": val_loss,
-            "perplexity": ppl,
-            "wall_time_s": train.get("wall_time_s"),
-            "device": _fmt_device(train.get("device")),
-            "precision": train.get("precision") or "",
-            "corpus": (train.get("data") or {}).get("corpus") or "",
-            "repeat_fraction": float(train.get("repeat_fraction") or 0.0),
-            "n_layers": int(cfg.get("n_layers") or 0),
-        })
-    table = pd.DataFrame(rows, columns=[
-        "run", "rung", "n_params", "tokens_seen", "val_loss", "perplexity", "wall_time_s",
-        "device", "precision", "corpus", "repeat_fraction", "n_layers"])
-    for col in ("n_params", "tokens_seen"):
-        table[col] = pd.to_numeric(table[col], errors="coerce").astype("Int64")
-    for col in ("val_loss", "perplexity", "wall_time_s"):
-        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
-    return table
+    record = (run_attrs(root, run_id).get("steps") or {}).get(step)
+    return dict(record) if isinstance(record, dict) else None
 
 
-@st.cache_data(ttl=10, show_spinner=False)
-def training_curves(root: str, run_ids: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long-form loss curves of several runs.
-
-    Returns:
-        (train, val): ``train`` has columns run, step, tokens_seen, loss; ``val`` has run,
-        step, tokens_seen, val_loss. Runs without training arrays contribute no rows.
-    """
-    train_parts, val_parts = [], []
-    for run_id in run_ids:
-        names = run_arrays(root, run_id)
-        if {"training/tokens_seen", "training/loss"} <= set(names):
-            tokens = read_array(root, run_id, "training/tokens_seen")
-            train_parts.append(pd.DataFrame({
-                "run": run_id,
-                "step": (read_array(root, run_id, "training/step") if "training/step" in names
-                         else np.arange(len(tokens))),
-                "tokens_seen": tokens,
-                "loss": read_array(root, run_id, "training/loss").astype(float),
-            }))
-        if {"training/eval_tokens_seen", "training/val_loss"} <= set(names):
-            tokens = read_array(root, run_id, "training/eval_tokens_seen")
-            val_parts.append(pd.DataFrame({
-                "run": run_id,
-                "step": (read_array(root, run_id, "training/eval_step")
-                         if "training/eval_step" in names else np.arange(len(tokens))),
-                "tokens_seen": tokens,
-                "val_loss": read_array(root, run_id, "training/val_loss").astype(float),
-            }))
-    train = (pd.concat(train_parts, ignore_index=True) if train_parts
-             else pd.DataFrame(columns=["run", "step", "tokens_seen", "loss"]))
-    val = (pd.concat(val_parts, ignore_index=True) if val_parts
-           else pd.DataFrame(columns=["run", "step", "tokens_seen", "val_loss"]))
-    return train, val
-
-
-# --------------------------------------------------------------------------- attention
-class PromptSet(NamedTuple):
-    """Where one prompt set's attention patterns and token ids live in a run."""
-
-    label: str
-    """Name shown in the UI."""
-    pattern: str
-    """Array of attention weights (layer, head, prompt, query_pos, key_pos)."""
-    norm_pattern: str
-    """Array of norm-based attention, same dims (may be absent)."""
-    tokens: str
-    """Array of token ids (prompt_dim, position)."""
-    prompt_dim: str = "prompt"
-    """Name of the prompt dim in these arrays ("prompt" or "rrt_prompt")."""
-
-
-NATURAL = PromptSet("Natural text", "attn/pattern", "attn/norm_pattern", "tokens")
-"""The evaluation prompts (validation-split text windows)."""
-REPEATED = PromptSet("Repeated random tokens", "attn/rrt_pattern", "attn/rrt_norm_pattern",
-                     "rrt/tokens", prompt_dim="rrt_prompt")
-"""BOS + n random tokens + the same n again: where induction heads show their stripe."""
-
-
-def prompt_sets(root: str, run_id: str) -> list[PromptSet]:
-    """The prompt sets whose attention patterns the run holds (natural text needs its tokens)."""
-    names = set(run_arrays(root, run_id))
-    return [s for s in (NATURAL, REPEATED)
-            if s.pattern in names and (s.tokens in names or s is REPEATED)]
-
-
-def rrt_placeholder_tokens(n_pos: int) -> list[str]:
-    """Labels for a repeated-random-token prompt stored without its ids: BOS, r1..rn, r1..rn.
-
-    The identity of random tokens does not matter for reading the pattern; their place in
-    the repeat does.
-    """
-    n = max((n_pos - 1) // 2, 1)
-    return ["BOS"] + [f"r{(i % n) + 1}" for i in range(n_pos - 1)]
-
-
-def attention_pattern(root: str, run_id: str, *, layer: int, head: int, prompt: int,
-                      prompt_set: PromptSet = NATURAL, norm: bool = False) -> np.ndarray:
-    """One [query_pos, key_pos] pattern as float32 whose rows sum to 1.
-
-    Args:
-        norm: False for attention weights; True for norm-based attention
-            (||a_ij f(x_j)||, Kobayashi et al.), normalised per query row so that both views
-            share the 0..1 colour scale.
-    """
-    name = prompt_set.norm_pattern if norm else prompt_set.pattern
-    pattern = read_array(root, run_id, name, layer=layer, head=head,
-                         **{prompt_set.prompt_dim: prompt})
-    pattern = np.nan_to_num(pattern.astype(np.float32))
-    if norm:
-        sums = pattern.sum(axis=-1, keepdims=True)
-        pattern = np.divide(pattern, sums, out=np.zeros_like(pattern), where=sums > 0)
-    return pattern
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def array_sizes(root: str, run_id: str, name: str) -> dict[str, int]:
-    """Dim name -> length of array ``name``."""
-    return open_run(root, run_id).sizes(name)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def head_label(root: str, run_id: str, layer: int, head: int) -> str:
-    """Taxonomy label of one head ('' when the run has no head labels)."""
-    if not has_array(root, run_id, "heads/label"):
-        return ""
-    return str(read_array(root, run_id, "heads/label", layer=layer, head=head).item())
+def analyze_command(root: str, run_id: str, step: str) -> str:
+    """The shell command that runs one analysis step on a run's checkpoint into this store."""
+    checkpoint = run_attrs(root, run_id).get("checkpoint") or "CHECKPOINT_DIR"
+    return (f"python -m jobs analyze --checkpoint {shlex.quote(str(checkpoint))} "
+            f"--store-root {shlex.quote(root)} --run-id {shlex.quote(run_id)} --steps {step}")

@@ -6,7 +6,7 @@ Run from the repository root:
 
 The sidebar holds the store root (session key ``store_root``) and the run picker shared by
 every page (``run_id``). Pages live in ``dashboard/app_pages/``; registering one is one line
-in :data:`PAGES`.
+in ``dashboard/pages_registry.PAGES``.
 """
 
 from __future__ import annotations
@@ -22,28 +22,14 @@ if _REPO_ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import data, widgets  # noqa: E402
-
-# Every page of the app, in DESIGN.md's page order: (script relative to this file, title,
-# icon). Another page is one more line. (No bare string below: Streamlit would print it.)
-PAGES: list[tuple[str, str, str]] = [
-    ("app_pages/overview.py", "Overview", ":material/table_chart:"),
-    ("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:"),
-    ("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:"),
-    ("app_pages/attention.py", "Attention", ":material/grid_on:"),
-    ("app_pages/heads.py", "Heads", ":material/view_module:"),
-    ("app_pages/circuits.py", "Circuits", ":material/hub:"),
-    ("app_pages/attribution.py", "Attribution", ":material/bar_chart:"),
-    ("app_pages/patching.py", "Patching", ":material/healing:"),
-    ("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:"),
-    ("app_pages/neurons.py", "Neurons", ":material/scatter_plot:"),
-]
+from dashboard.pages_registry import PAGES  # noqa: E402
 
 
 def main() -> None:
     """Build the sidebar, check the store, then run the selected page."""
     st.set_page_config(layout="wide", page_title="Interpretability lab",
                        page_icon=":material/biotech:")
-    page = st.navigation([st.Page(file, title=title, icon=icon) for file, title, icon in PAGES])
+    page = st.navigation([st.Page(p.script, title=p.title, icon=p.icon) for p in PAGES])
     st.sidebar.caption("Interpretability lab")
     root = widgets.store_root_input()
     try:

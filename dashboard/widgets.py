@@ -1,24 +1,49 @@
-"""Shared sidebar widgets and page helpers: store root, run picker, "this run lacks X".
+"""Shared widgets: store root, run picker, the page opening, and "this run lacks X".
 
 Session-state keys shared by every page (set by ``streamlit_app.py``):
 
 - ``store_root``: the store directory (str), from INTERP_STORE or ``./lab-store``;
 - ``run_id``: the run picked in the sidebar.
 
-Pages read them with :func:`selected_run`; page-specific keys carry the page's prefix
-(``attention_layer``, ``overview_log_x``, ...).
+Page-specific keys carry the page's prefix (``attention_layer``, ``overview_log_x``, ...).
+
+Every page opens with :func:`open_page`: title, one caption saying what it shows and how
+to read it, the picked run's model in a line, and, when the run lacks what the page
+shows, a message saying why (from the run's ``steps`` record: the step did not run, or
+it was skipped and why) with the command that computes it and the runs that have it.
 
 Example (in a page script):
-    >>> root, run_id = widgets.selected_run()
+    >>> root, run_id = widgets.open_page(
+    ...     "Bigrams", "What the direct path predicts.",
+    ...     needs=widgets.Needs("bigrams", "bigrams/token", "bigram tables"))
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import streamlit as st
 
 from dashboard import data
 
-__all__ = ["store_root_input", "run_picker", "selected_run", "missing_data", "run_caption"]
+__all__ = ["Needs", "store_root_input", "run_picker", "selected_run", "run_caption",
+           "open_page", "has_needed", "runs_with", "lacks", "require", "missing_data",
+           "keep_valid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """What a page needs from a run, and how to say that a run lacks it."""
+
+    step: str
+    """Analysis step that writes it: a key of the run's ``steps`` attr (``"bigrams"``)."""
+    array: str
+    """Array whose presence means the run has it; a name ending in "/" means any array of
+    that group (``"patching/"``)."""
+    what: str
+    """Noun phrase for the message: "Run X has no <what>"."""
+    why: str = ""
+    """When it applies at all, for runs that record no steps ("it needs attention layers")."""
 
 
 def store_root_input() -> str:
@@ -72,14 +97,102 @@ def run_caption(root: str, run_id: str) -> str:
     return " · ".join(parts)
 
 
+def has_needed(root: str, run_id: str, needs: Needs) -> bool:
+    """True when the run holds what ``needs`` asks for."""
+    if needs.array.endswith("/"):
+        return data.has_group(root, run_id, needs.array)
+    return data.has_array(root, run_id, needs.array)
+
+
+def runs_with(root: str, needs: Needs) -> list[str]:
+    """Complete runs of the store that hold what ``needs`` asks for, in ladder order."""
+    return [r for r in data.list_runs(root) if has_needed(root, r, needs)]
+
+
+def lacks(root: str, run_id: str, needs: Needs) -> tuple[str, str | None]:
+    """Why the run lacks what ``needs`` asks for, and the command that computes it (or None).
+
+    Decided from the run's ``steps`` record: skipped (its reason, no command), ran without
+    writing it, or did not run (the command). Runs that record no steps fall back to the
+    arrays they hold, and the message says when it applies (``needs.why``).
+    """
+    head = f"Run **{run_id}** has no {needs.what}"
+    why = f" ({needs.why})" if needs.why else ""
+    step = f"`{needs.step}` analysis step"
+    record = data.step_record(root, run_id, needs.step)
+    if record is not None and record.get("status") == "skipped":
+        reason = str(record.get("reason") or "no reason recorded").rstrip(".")
+        return f"{head}: the {step} skipped it, because {reason}.", None
+    if record is not None:
+        return f"{head}: the {step} ran but wrote none{why}.", None
+    command = data.analyze_command(root, run_id, needs.step)
+    if data.steps_recorded(root, run_id):
+        return f"{head}: the {step} did not run on it{why}. Run it with:", command
+    return f"{head}{why}. To compute it, run the {step} on it:", command
+
+
 def missing_data(message: str, *, alternatives: list[str] | None = None,
-                 key: str = "run_id") -> None:
-    """Show why this page has nothing for the run, offer runs that have it, and stop the page."""
+                 command: str | None = None, key: str = "run_id", stop: bool = True) -> None:
+    """Say why this page has nothing for the run, offer runs that have it, and stop the page.
+
+    Args:
+        message: What is missing and why (markdown).
+        alternatives: Runs that have it, offered as buttons that switch the run picker.
+        command: A shell command that computes it, shown under the message.
+        key: Session key of the run picker the buttons set.
+        stop: Stop the page script after the message (False: carry on below it).
+    """
     st.info(message, icon=":material/info:")
+    if command:
+        st.code(command, language="bash")
     if alternatives:
         st.caption("Runs that have it:")
         cols = st.columns(min(len(alternatives), 4))
         for i, run_id in enumerate(alternatives):
             cols[i % len(cols)].button(run_id, key=f"switch_run_{run_id}",
                                        on_click=st.session_state.__setitem__, args=(key, run_id))
-    st.stop()
+    if stop:
+        st.stop()
+
+
+def require(root: str, run_id: str, needs: Needs, *, stop: bool = True) -> bool:
+    """True when the run has what ``needs`` asks for; else say why (:func:`lacks`) and stop.
+
+    With ``stop=False`` the page carries on after the message and gets False.
+    """
+    if has_needed(root, run_id, needs):
+        return True
+    message, command = lacks(root, run_id, needs)
+    others = [r for r in runs_with(root, needs) if r != run_id]
+    missing_data(message, alternatives=others, command=command, stop=stop)
+    return False
+
+
+def open_page(title: str, caption: str, *, needs: Needs | None = None,
+              show_run: bool = True) -> tuple[str, str]:
+    """The opening every page shares: title, caption, the run's model, "this run lacks X".
+
+    Args:
+        title: Page title.
+        caption: One or two sentences: what the page shows and how to read it.
+        needs: What the page needs from the picked run; when the run lacks it the page
+            says why (see :func:`require`) and stops.
+        show_run: Show the picked run's one-line model description.
+
+    Returns:
+        (store root, run id) picked in the sidebar.
+    """
+    root, run_id = selected_run()
+    st.title(title)
+    st.caption(caption)
+    if show_run:
+        st.markdown(run_caption(root, run_id))
+    if needs is not None:
+        require(root, run_id, needs)
+    return root, run_id
+
+
+def keep_valid(key: str, options: list) -> None:
+    """Forget a page widget's stored value when it is not valid for this run (another run)."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]

@@ -4,6 +4,11 @@ The dashboard and researchers read runs only through this module. It never write
 imports torch, and turns every failure into a ``StoreError`` whose message says what is
 wrong and what to do.
 
+Reads are labelled: a dim named by a label array of its group (``store.schema.LABELS``:
+``heads/score`` names the ``score`` dim of ``heads/scores``) carries those names as its
+index coordinate, and token-id arrays (``store.schema.TOKEN_IDS``) carry a ``token_str``
+coordinate from ``vocab/token_str``. Integer positions still select with ``.isel``.
+
 Example:
     >>> store = open_store("lab-store")
     >>> store.runs()
@@ -11,6 +16,10 @@ Example:
     >>> run = store.run("attn-only-2l")
     >>> run.read("attn/pattern", layer=1, head=3, prompt=0).dims
     ('query_pos', 'key_pos')
+    >>> run.read("heads/scores").sel(score="induction").dims
+    ('layer', 'head')
+    >>> run.read("tokens", prompt=0).token_str.values[:3]
+    array(['<|BOS|>', ' The', ' cat'], dtype=object)
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import zarr
 from store import _zarr_io
 from store._paths import (RUN_SUFFIX, StoreError, check_schema_version, read_marker,
                           read_run_attrs, run_path, run_status)
+from store.schema import holds_token_ids, label_array
 
 _BUILD_HINT = "build one with `python -m jobs ladder --preset tiny --store-root {root}` " \
               "or set INTERP_STORE"
@@ -42,6 +52,7 @@ class Run:
         self._group = group
         self._arrays: dict[str, zarr.Array] = {}
         self._names: list[str] | None = None
+        self._labels: dict[str, np.ndarray | None] = {}  # label array -> its names, read once
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r}, status={self.attrs.get('status')!r})"
@@ -87,29 +98,110 @@ class Run:
         arr = self._array(name)
         return dict(zip(self.dims(name), arr.shape))
 
+    def array_attrs(self, name: str) -> dict[str, Any]:
+        """Attributes of array ``name`` (docs, settings the step recorded); reads no data.
+
+        Examples:
+            >>> run.array_attrs("heads/score")["unit_scores"][:2]
+            ['prev_token', 'current_token']
+        """
+        return dict(self._array(name).attrs)
+
     def _corrupt(self, name: str, exc: BaseException) -> StoreError:
         return StoreError(f"array {name!r} of run {self.run_id!r} is corrupt or unreadable "
                           f"({type(exc).__name__}: {str(exc)[:120]}): re-run the analysis "
                           "job for this run")
 
-    def read(self, name: str, **isel: int | slice) -> xr.DataArray:
+    def _raw(self, name: str, selection: tuple = ()) -> np.ndarray:
+        """Values of (a selection of) array ``name``; strings as an object array of str."""
+        arr = self._array(name)
+        try:
+            with _zarr_io.quiet():
+                data = np.asarray(arr[selection or tuple(slice(None) for _ in arr.shape)])
+        except Exception as exc:  # codec/checksum errors: report which array, what to do
+            raise self._corrupt(name, exc) from exc
+        if data.dtype.kind == "T":  # numpy StringDType -> plain str objects for pandas/altair
+            data = data.astype(object)
+        return data
+
+    def labels(self, name: str, dim: str) -> np.ndarray | None:
+        """The stored names of the positions of ``dim`` in array ``name``, or None.
+
+        They come from the label array of the group (``store.schema.LABELS``), read once per
+        Run. None when the dim has no label array, the run lacks it, or its length differs.
+
+        Examples:
+            >>> run.labels("heads/scores", "score")[:2]
+            array(['prev_token', 'current_token'], dtype=object)
+        """
+        source = label_array(name, dim)
+        if source is None or not self.has(source):
+            return None
+        if source not in self._labels:
+            values = self._raw(source)
+            self._labels[source] = values.astype(str).astype(object) if values.ndim == 1 else None
+        values = self._labels[source]
+        n = self.sizes(name)[dim]
+        return values if values is not None and len(values) == n else None
+
+    def _token_strs(self) -> np.ndarray | None:
+        """``vocab/token_str`` (object array), read once per Run; None when the run lacks it."""
+        if "vocab/token_str" not in self._labels:
+            self._labels["vocab/token_str"] = (self._raw("vocab/token_str")
+                                               if self.has("vocab/token_str") else None)
+        return self._labels["vocab/token_str"]
+
+    def _position(self, name: str, dim: str, key: Any, n: int) -> int | slice:
+        """One ``**isel`` value as a position or slice (a str is looked up in the labels)."""
+        if isinstance(key, slice):
+            return key
+        if isinstance(key, str):
+            names = self.labels(name, dim)
+            if names is None:
+                raise StoreError(f"{name}: {dim} has no stored labels; select it by position")
+            hits = np.flatnonzero(names == key)
+            if not hits.size:
+                raise StoreError(f"{name}: no {dim} named {key!r}; names: "
+                                 f"{', '.join(map(str, names))}")
+            return int(hits[0])
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            if not -n <= key < n:
+                raise StoreError(f"{name}: {dim}={key} is out of range (size {n})")
+            return int(key) % n
+        raise StoreError(f"{name}: {dim} must be an int, a slice or a label, got {key!r}")
+
+    def read(self, name: str, **isel: int | slice | str) -> xr.DataArray:
         """Read (only the needed chunks of) array ``name`` as a labelled DataArray.
 
         Args:
             name: Array name, e.g. "attn/pattern".
-            **isel: Per-dim int (drops the dim, kept as a scalar coordinate) or slice
-                (kept, with a coordinate of the original positions). Unnamed dims are read
-                whole.
+            **isel: Per-dim int position (drops the dim, kept as a scalar coordinate), slice
+                (kept) or, for a dim with stored labels, a label (as an int position).
+                Unnamed dims are read whole.
 
         Returns:
-            An in-memory xarray.DataArray with named dims.
+            An in-memory xarray.DataArray with named dims. A dim with a label array in its
+            group (``store.schema.LABELS``) has the labels as its index coordinate (a
+            dropped dim keeps its label as the scalar coordinate); a sliced dim without
+            labels has its original positions. Token-id arrays (``store.schema.TOKEN_IDS``)
+            get a ``token_str`` coordinate of the same dims when the run has
+            ``vocab/token_str`` (ids outside the vocabulary, such as -1, read "").
 
         Raises:
-            StoreError: unknown array or dim, index out of range, or a corrupt chunk.
+            StoreError: unknown array, dim or label, index out of range, or a corrupt chunk.
 
         Examples:
             >>> run.read("attn/pattern", layer=1, head=3, prompt=0).shape
             (32, 32)
+            >>> scores = run.read("heads/scores")
+            >>> scores.sel(score="induction").max().item()
+            0.91
+            >>> scores.isel(score=1).score.item()
+            'induction'
+            >>> run.read("heads/scores", score="induction").dims
+            ('layer', 'head')
+            >>> run.read("tokens", prompt=0).token_str.values[:3]
+            array(['<|BOS|>', ' The', ' cat'], dtype=object)
             >>> run.read("training/loss").to_series()
         """
         arr = self._array(name)
@@ -120,45 +212,50 @@ class Run:
         selection: list[int | slice] = []
         coords: dict[str, Any] = {}
         for dim, n in zip(dims, arr.shape):
-            key = isel.get(dim, slice(None))
-            if isinstance(key, slice):
-                positions = range(n)[key]
-                selection.append(key)
-                if dim in isel:
-                    coords[dim] = np.asarray(positions, dtype=np.int64)
-            elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-                if not -n <= key < n:
-                    raise StoreError(f"{name}: {dim}={key} is out of range (size {n})")
-                selection.append(int(key) % n)
-                coords[dim] = int(key) % n
-            else:
-                raise StoreError(f"{name}: {dim} must be an int or a slice, got {key!r}")
-        try:
-            with _zarr_io.quiet():
-                data = arr[tuple(selection)]
-        except Exception as exc:  # codec/checksum errors: report which array, what to do
-            raise self._corrupt(name, exc) from exc
+            key = self._position(name, dim, isel.get(dim, slice(None)), n)
+            selection.append(key)
+            names = self.labels(name, dim)
+            if names is not None:
+                coords[dim] = names[key]
+            elif isinstance(key, int) or dim in isel:
+                coords[dim] = key if isinstance(key, int) else np.arange(n, dtype=np.int64)[key]
+        data = self._raw(name, tuple(selection))
         kept = [d for d, s in zip(dims, selection) if isinstance(s, slice)]
-        data = np.asarray(data)
-        if data.dtype.kind == "T":  # numpy StringDType -> plain str objects for pandas/altair
-            data = data.astype(object)
+        vocab = self._token_strs() if holds_token_ids(name) else None
+        if vocab is not None and len(vocab):
+            ids = np.asarray(data, dtype=np.int64)
+            inside = (ids >= 0) & (ids < len(vocab))
+            strs = np.where(inside, vocab[np.where(inside, ids, 0)], "").astype(object)
+            coords["token_str"] = (kept, strs)
         return xr.DataArray(data, dims=kept, coords=coords, name=name.rsplit("/", 1)[-1],
                             attrs=dict(arr.attrs))
 
     def dataset(self, group: str = "") -> xr.Dataset:
         """Open a whole group lazily as an xarray Dataset (no data read until you index).
 
+        Dims named by a label array of the group (``store.schema.LABELS``) get the labels
+        as their index coordinate, as in :meth:`read`.
+
         Examples:
             >>> run.dataset("training")["loss"]
+            >>> run.dataset("heads")["scores"].sel(score="induction")
         """
         try:
             with _zarr_io.quiet():
-                return xr.open_zarr(self.path, group=group or None, chunks=None,
-                                    consolidated=None, zarr_format=3)
+                ds = xr.open_zarr(self.path, group=group or None, chunks=None,
+                                  consolidated=None, zarr_format=3)
         except Exception as exc:  # zarr raises several types for a missing group
             groups = sorted({n.rpartition("/")[0] for n in self.arrays()})
             raise StoreError(f"run {self.run_id!r} has no readable group {group!r} "
                              f"({type(exc).__name__}); groups: {groups}") from None
+        labelled = {}
+        for leaf in ds.data_vars:
+            name = f"{group}/{leaf}" if group else str(leaf)
+            for dim in ds[leaf].dims:
+                names = self.labels(name, str(dim)) if dim not in labelled else None
+                if names is not None:
+                    labelled[dim] = names
+        return ds.assign_coords(labelled)
 
     def lazy(self, name: str) -> xr.DataArray:
         """Array ``name`` as a lazy xarray.DataArray (read on indexing/``.values``).
@@ -185,8 +282,8 @@ class Run:
                              f"--run-id {self.run_id}`")
         scores = self.read("heads/scores")
         n_layers, n_heads, n_scores = scores.shape
-        if self.has("heads/score"):
-            names = [str(s) for s in self.read("heads/score").values]
+        if "score" in scores.coords:  # the names from heads/score
+            names = [str(s) for s in scores.score.values]
         else:
             names = list(scores.attrs.get("score_names", [f"score_{i}" for i in range(n_scores)]))
         layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")

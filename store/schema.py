@@ -28,6 +28,10 @@ Conventions:
 - **Templated names:** a key with ``*`` segments (``"patching/*/result"``) declares a
   family of arrays; ``*`` matches exactly one path segment (``"patching/ioi/result"``).
   Use :func:`spec_for` to look a concrete name up.
+- **Labels.** A 1-D string array listed in :data:`LABELS` names the positions of one dim
+  throughout its group (``heads/score`` names the ``score`` dim of ``heads/scores``); the
+  values of the arrays in :data:`TOKEN_IDS` are token ids, named by ``vocab/token_str``.
+  ``store.Run.read`` attaches both as xarray coordinates.
 
 Adding an array kind is one line in :data:`SCHEMA`.
 
@@ -372,6 +376,32 @@ SCHEMA: dict[str, ArraySpec] = {
 }
 """Every array a run may hold. Keys are group paths; ``*`` segments are templates."""
 
+LABELS: dict[str, str] = {
+    "heads/score": "score",
+    "dynamics/score": "score",
+    "attn/mix_level": "mix_level",
+    "dla/component": "component",
+    "logit_lens/resid_label": "resid_layer",
+    "patching/*/component": "component",
+    "embeddings/matrix": "embed_matrix",
+    "embeddings/category_name": "category",
+    "circuits/comp_mode": "comp_mode",
+}
+"""Label arrays: 1-D string array -> the dim whose positions it names, in every array of its
+own group. ``Run.read`` attaches the labels as that dim's coordinate, so
+``run.read("heads/scores").sel(score="induction")`` works."""
+
+TOKEN_IDS: tuple[str, ...] = (
+    "tokens", "rrt/tokens", "dla/rival", "logit_lens/top_ids", "neurons/logit_top_ids",
+    "patching/*/clean_tokens", "patching/*/corrupted_tokens", "patching/*/answer",
+    "patching/*/wrong", "bigrams/token", "bigrams/follow_id", "bigrams/predict_id",
+    "bigrams/corpus_follow_id", "bigrams/corpus_predict_id", "embeddings/token",
+    "circuits/token", "circuits/ov_top_id", "circuits/qk_top_id", "circuits/trigram_src",
+    "circuits/trigram_dest", "circuits/trigram_out",
+)  # fmt: skip
+"""Arrays whose values are token ids (rows of ``vocab/token_str``; -1 = none). ``Run.read``
+gives them a ``token_str`` coordinate of the same dims."""
+
 
 def _template_regex(key: str) -> re.Pattern[str]:
     return re.compile("^" + "/".join("[^/]+" if s == "*" else re.escape(s)
@@ -402,6 +432,47 @@ def spec_for(name: str) -> ArraySpec:
             return candidate
     raise KeyError(f"array {name!r} is not declared in store/schema.py SCHEMA "
                    f"(declared: {', '.join(sorted(SCHEMA))})")
+
+
+def _matches(key: str, name: str) -> bool:
+    return key == name or ("*" in key and bool(_template_regex(key).match(name)))
+
+
+def label_array(name: str, dim: str) -> str | None:
+    """The label array (see :data:`LABELS`) naming the positions of ``dim`` in array ``name``.
+
+    Args:
+        name: Concrete array path, e.g. ``"heads/scores"`` or ``"patching/ioi/dla"``.
+        dim: One of its dims.
+
+    Returns:
+        The concrete name of the label array in the same group, or None when ``dim`` has no
+        labels there.
+
+    Examples:
+        >>> label_array("heads/scores", "score")
+        'heads/score'
+        >>> label_array("patching/ioi/dla", "component")
+        'patching/ioi/component'
+        >>> label_array("heads/scores", "layer") is None
+        True
+    """
+    group = name.rpartition("/")[0]
+    for key, labelled in LABELS.items():
+        key_group, _, leaf = key.rpartition("/")
+        if labelled == dim and _matches(key_group, group):
+            return f"{group}/{leaf}" if group else leaf
+    return None
+
+
+def holds_token_ids(name: str) -> bool:
+    """True when the values of array ``name`` are token ids (see :data:`TOKEN_IDS`).
+
+    Examples:
+        >>> holds_token_ids("patching/ioi/clean_tokens"), holds_token_ids("attn/pattern")
+        (True, False)
+    """
+    return any(_matches(key, name) for key in TOKEN_IDS)
 
 
 def is_declared(name: str) -> bool:

@@ -3,8 +3,9 @@
 Each check imports modules in a new subprocess, so torch imported by other tests cannot
 mask a violation: the dashboard and the store never pull in torch, interp_core or jobs;
 interp_core never reaches the store writer, jobs, the dashboard or streamlit; jobs never
-import the dashboard or streamlit. New ``dashboard/data_*.py`` and ``charts_*.py`` modules
-are picked up by glob.
+import the dashboard or streamlit. Every ``dashboard/*.py`` module (the shared ones and each
+page's ``<page>_data.py`` / ``<page>_charts.py``) is picked up by glob; ``store.schema`` and
+``store.hook_names`` load without zarr or xarray.
 """
 
 from __future__ import annotations
@@ -51,15 +52,32 @@ def _tops(loaded: set[str]) -> set[str]:
 
 
 def _dashboard_modules() -> list[str]:
-    found = ["dashboard.data", "dashboard.charts", "dashboard.widgets"]
-    for pattern in ("data_*.py", "charts_*.py"):
-        found += [f"dashboard.{p.stem}" for p in sorted((REPO / "dashboard").glob(pattern))]
-    return found
+    """Every dashboard module but the entrypoints (importing those runs the app)."""
+    skip = {"streamlit_app", "__main__", "__init__"}
+    return ["dashboard"] + [f"dashboard.{p.stem}" for p in sorted((REPO / "dashboard").glob("*.py"))
+                            if p.stem not in skip]
 
 
 def test_store_is_torch_free():
     _, loaded = _loaded(["store"])
     assert not _tops(loaded) & {"torch", "interp_core", "jobs", "dashboard", "streamlit"}
+
+
+@pytest.mark.parametrize("module", ["store.hook_names", "store.schema"])
+def test_store_names_load_without_zarr_or_xarray(module):
+    """What interp_core imports from the store is names only: no zarr, xarray or writer."""
+    _, loaded = _loaded([module])
+    assert not _tops(loaded) & {"zarr", "xarray", "pandas"}, module
+    assert not loaded & {"store.writer", "store.reader", "store._zarr_io"}, module
+
+
+def test_store_exports_load_on_first_use():
+    code = ("import store, store.reader; from store import open_store, RunWriter, StoreError, "
+            "SCHEMA; assert store.Run is store.reader.Run; "
+            "assert set(store.__all__) <= set(dir(store))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
 
 
 @pytest.mark.parametrize("module", _dashboard_modules())
@@ -76,13 +94,16 @@ def test_interp_core_never_imports_jobs_dashboard_or_streamlit():
     assert len(imported) > 1
     bad = _tops(loaded) & {"jobs", "dashboard", "streamlit"}
     assert not bad, f"importing interp_core pulled in {sorted(bad)}"
+    store_io = loaded & {"store.writer", "store.reader", "store._zarr_io"}
+    assert not store_io, f"importing interp_core pulled in {sorted(store_io)}"
 
 
 def test_interp_core_uses_only_store_names_never_the_writer():
     """interp_core may import store.schema / store.hook_names, never the writer or zarr I/O.
 
-    Checked on the source: ``store/__init__`` imports the writer eagerly, so a runtime check
-    could not tell ``from store import hook_names`` from a real dependency on the writer.
+    Checked on the source, which also catches imports inside functions that an import-time
+    check would not run (``store/__init__`` is lazy, so importing those two names loads
+    nothing else: see test_store_names_load_without_zarr_or_xarray).
     """
     allowed = {"store.schema", "store.hook_names"}
     for path in sorted((REPO / "interp_core").rglob("*.py")):

@@ -2,70 +2,56 @@
 
 import streamlit as st
 
-from dashboard import charts_circuits, data, widgets
-from dashboard import data_circuits as dc
+from dashboard import circuits_charts as charts
+from dashboard import circuits_data as cd
+from dashboard import data, widgets
 
-root, run_id = widgets.selected_run()
-st.title("Circuits")
-st.caption(
-    "Weights-only view of the attention heads (row convention). The **OV circuit** "
-    "says which output tokens a head pushes up when it attends to a source token; its "
-    "**copying score** (eigenvalues) is +1 for a head that copies, -1 for one that "
-    "suppresses. The **QK circuit** says which key tokens a query token attends to. "
-    "**Composition** measures how much a later head reads what an earlier head writes, "
-    "minus the score of random matrices."
-)
+root, run_id = widgets.open_page(
+    "Circuits",
+    "Weights-only view of the attention heads (row convention). The **OV circuit** says "
+    "which output tokens a head pushes up when it attends to a source token; its **copying "
+    "score** (eigenvalues) is +1 for a head that copies, -1 for one that suppresses. The "
+    "**QK circuit** says which key tokens a query token attends to. **Composition** measures "
+    "how much a later head reads what an earlier head writes, minus the score of random "
+    "matrices.",
+    needs=widgets.Needs("circuits", "circuits/copying", "circuit analysis",
+                        why="it needs attention layers"))
 
-if not dc.has(root, run_id, "circuits/copying"):
-    widgets.missing_data(
-        f"Run **{run_id}** has no circuit analysis: it needs attention layers "
-        "and the analysis job (`python -m jobs analyze ...`).",
-        alternatives=[r for r in data.list_runs(root) if dc.has(root, r, "circuits/copying")],
-    )
-
-heads = dc.copying_table(root, run_id)
+heads = cd.copying_table(root, run_id)
 st.subheader("Copying per head")
-cols = st.columns(3)
-for col, value in zip(cols, [v for v in ("copying", "ov_top1", "ov_top5") if v in heads]):
-    col.altair_chart(
-        charts_circuits.copying_map(heads, value),
-        width="content",  # sized by alt.Step in the spec; a height here collapses 1-layer maps
-    )
-st.caption(
-    "copying = sum of eigenvalues / sum of their absolute values of the full OV circuit; "
-    "ov_top1/ov_top5 = share of source tokens whose own token is the top-1 / top-5 output."
-)
+for col, value in zip(st.columns(3), [v for v in ("copying", "ov_top1", "ov_top5") if v in heads]):
+    # sized by alt.Step in the spec; a height here collapses 1-layer maps
+    col.altair_chart(charts.copying_map(heads, value), width="content")
+st.caption("copying = sum of eigenvalues / sum of their absolute values of the full OV circuit; "
+           "ov_top1/ov_top5 = share of source tokens whose own token is the top-1 / top-5 output.")
 
-if dc.has(root, run_id, "circuits/comp"):
+if data.has_array(root, run_id, "circuits/comp"):
     st.subheader("Composition between heads")
     subtract = st.toggle("Subtract the random baseline", value=True, key="circuits_subtract")
-    baseline = data.open_run(root, run_id).read("circuits/comp", comp_mode=0).attrs.get("baseline")
-    for tab, mode in zip(st.tabs(["K (induction)", "Q", "V"]), ("K", "Q", "V")):
-        tab.altair_chart(
-            charts_circuits.composition_heatmap(dc.composition(root, run_id, mode, subtract), mode),
-            width="content",
-        )
-    st.caption(
-        f"Score = ||W_OV(earlier) R(later)|| / (||W_OV|| ||R||) with R = W_QK (Q), "
-        f"W_QK^T (K), W_OV (V); random baseline {baseline or 0:.3f} (about 1/sqrt(d_model)). "
-        "An induction head shows as K-composition with a previous-token head."
-    )
+    modes = sorted(data.read(root, run_id, "circuits/comp_mode").comp_mode.values.tolist(),
+                   key=lambda m: m != "K")  # K first: how induction heads read
+    titles = [f"{m} (induction)" if m == "K" else m for m in modes]
+    for tab, mode in zip(st.tabs(titles), modes):
+        tab.altair_chart(charts.composition_heatmap(cd.composition(root, run_id, mode, subtract),
+                                                    mode), width="content")
+    baseline = cd.composition_baseline(root, run_id)
+    st.caption(f"Score = ||W_OV(earlier) R(later)|| / (||W_OV|| ||R||) with R = W_QK (Q), "
+               f"W_QK^T (K), W_OV (V); random baseline {baseline or 0:.3f} (about "
+               "1/sqrt(d_model)). An induction head shows as K-composition with a "
+               "previous-token head.")
 
-if dc.has(root, run_id, "circuits/trigram_src"):
+if data.has_array(root, run_id, "circuits/trigram_src"):
     st.subheader("Skip-trigrams")
-    table = dc.skip_trigram_table(root, run_id)
+    table = cd.skip_trigram_table(root, run_id)
     c_head, c_copy = st.columns([1, 1])
-    head_pick = c_head.selectbox(
-        "Head", ["all"] + sorted(table["head"].unique().tolist()), key="circuits_trigram_head"
-    )
+    head_pick = c_head.selectbox("Head", ["all"] + sorted(table["head"].unique().tolist()),
+                                 key="circuits_trigram_head")
     only_copy = c_copy.toggle("Copying only", key="circuits_trigram_copy")
     shown = table if head_pick == "all" else table[table["head"] == head_pick]
     shown = shown[shown["copying"]] if only_copy else shown
     st.dataframe(shown, hide_index=True, height=320)
-    st.caption(
-        "[source] ... [destination] -> [predicted]: when the destination token attends "
-        "to the source (QK), the head raises the predicted token (OV strength)."
-    )
+    st.caption("[source] ... [destination] -> [predicted]: when the destination token attends "
+               "to the source (QK), the head raises the predicted token (OV strength).")
 
 st.subheader("One head, one token")
 strs = data.token_strs(root, run_id)
@@ -74,33 +60,21 @@ name = c_head.selectbox("Head", heads["name"].tolist(), key="circuits_head")
 layer, head = (int(x) for x in name.split("."))
 query = c_query.text_input("Token", key="circuits_query", placeholder="e.g. ' the' or #42")
 k = c_k.slider("List length", 3, 30, 10, key="circuits_k")
-if dc.has(root, run_id, "circuits/token"):
-    default = [int(t) for t in data.read_array(root, run_id, "circuits/token")[:200]]
-else:
-    default = list(range(min(200, len(strs))))
-candidates = dc.find_tokens(strs, query) if query else default
+candidates = data.find_tokens(strs, query) if query else cd.circuit_tokens(root, run_id)
 if not candidates:
     st.warning("No token matches.", icon=":material/search_off:")
     st.stop()
-token = st.selectbox(
-    "Matches", candidates, key="circuits_token", format_func=lambda i: f"{dc.quoted(strs[i])}  #{i}"
-)
-if not dc.has(root, run_id, "weights/W_V"):
-    st.info(
-        "This run has no stored weights, so per-token circuits cannot be computed.",
-        icon=":material/info:",
-    )
+token = st.selectbox("Matches", candidates, key="circuits_token",
+                     format_func=lambda i: f"{data.quoted(strs[i])}  #{i}")
+if not data.has_array(root, run_id, "weights/W_V"):
+    st.info("This run has no stored weights, so per-token circuits cannot be computed.",
+            icon=":material/info:")
     st.stop()
-ov, qk = dc.head_circuit(root, run_id, layer, head, int(token), k)
+ov, qk = cd.head_circuit(root, run_id, layer, head, int(token), k)
 left, right = st.columns(2)
-left.altair_chart(
-    charts_circuits.value_bars(ov, "OV logit", "OV: outputs when attended to"), width="stretch"
-)
-right.altair_chart(
-    charts_circuits.value_bars(qk, "QK score", "QK: keys it attends to"), width="stretch"
-)
-st.caption(
-    "OV: full OV row of the token (logit change per unit attention). QK: full QK row "
-    "(attention logit before the 1/sqrt(d_head) scale). Token vectors are LNPre(W_E); "
-    "positions and biases are left out."
-)
+left.altair_chart(charts.value_bars(ov, "OV logit", "OV: outputs when attended to"),
+                  width="stretch")
+right.altair_chart(charts.value_bars(qk, "QK score", "QK: keys it attends to"), width="stretch")
+st.caption("OV: full OV row of the token (logit change per unit attention). QK: full QK row "
+           "(attention logit before the 1/sqrt(d_head) scale). Token vectors are LNPre(W_E); "
+           "positions and biases are left out.")

@@ -3,18 +3,20 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts_heads, data, data_heads, widgets
+from dashboard import data, widgets
+from dashboard import heads_charts as charts
+from dashboard import heads_data as hd
 
-root, run_id = widgets.selected_run()
-st.title("Heads")
-st.caption("What each attention head does, measured from its attention patterns. Every score "
-           "is the mean attention a head puts on one kind of target (1 = all of it): the "
-           "previous token, BOS, the earlier copy of the current token (duplicate), the token "
-           "after that copy (induction). Click a column header to sort; the label is the first "
-           "score over its threshold (rules below).")
+NEEDS = widgets.Needs("heads", hd.HEADS, "head scores", why="it needs attention layers")
+root, run_id = widgets.open_page(
+    "Heads",
+    "What each attention head does, measured from its attention patterns. Every score is the "
+    "mean attention a head puts on one kind of target (1 = all of it): the previous token, "
+    "BOS, the earlier copy of the current token (duplicate), the token after that copy "
+    "(induction). Click a column header to sort; the label is the first score over its "
+    "threshold (rules below).", show_run=False)
 
-runs = data.list_runs(root)
-with_heads = [r for r in runs if data_heads.has_heads(root, r)]
+with_heads = widgets.runs_with(root, NEEDS)
 if not with_heads:
     widgets.missing_data("No run in this store has head scores yet: run the analysis job "
                          "(`python -m jobs analyze ...`) on a model with attention layers.")
@@ -23,7 +25,7 @@ c_runs, c_labels = st.columns([2, 2])
 default = [run_id] if run_id in with_heads else with_heads[:1]
 chosen = c_runs.multiselect("Runs", with_heads, default=default, key="heads_runs",
                             help="Stack the tables of several runs to compare them.")
-table = data_heads.heads_across_runs(root, tuple(chosen or default))
+table = hd.heads_across_runs(root, tuple(chosen or default))
 labels = sorted(table["label"].unique())
 picked = c_labels.multiselect("Labels", labels, default=labels, key="heads_labels")
 shown = table[table["label"].isin(picked)]
@@ -37,28 +39,31 @@ st.caption("Heads per label: " + "; ".join(
     for r, row in counts.iterrows()))
 
 st.subheader("Layer x head maps")
-if run_id not in with_heads:
-    st.info(f"Run **{run_id}** has no head scores; showing **{with_heads[0]}**.",
-            icon=":material/info:")
+if not widgets.require(root, run_id, NEEDS, stop=False):
+    st.caption(f"Showing **{with_heads[0]}** instead.")
 map_run = run_id if run_id in with_heads else with_heads[0]
-run_table = data_heads.head_table(root, map_run)
-scores = [c for c in run_table.columns if c not in ("run", "layer", "head", "name", "label")]
-docs = data_heads.score_docs(root, map_run)
+run_table = hd.head_table(root, map_run)
+scores = hd.score_columns(run_table)
+docs = hd.score_docs(root, map_run)
+fractions = data.fraction_scores(root, map_run, "heads/score")
 wanted = [s for s in ("induction", "prev_token", "duplicate_token", "first_token") if s in scores]
-maps = st.multiselect("Scores", scores, default=wanted or scores[:2], key="heads_maps",
-                      format_func=lambda s: s)
-st.caption("Rows are layers, columns heads; colour and number give the score "
-           "(the colour range is 0..1 for scores that are fractions).")
+maps = st.multiselect("Scores", scores, default=wanted or scores[:2], key="heads_maps")
+st.caption("Rows are layers, columns heads; colour and number give the score. "
+           + ("The colour range is 0..1 for scores that are fractions, the score's own range "
+              "otherwise." if fractions is not None else
+              "This run does not record which scores are fractions, so each map is coloured "
+              "over its own range."))
 cols = st.columns(2)
 for i, score in enumerate(maps):
     with cols[i % 2]:
         # Sized by alt.Step in the spec: passing a height here collapses 1-layer maps.
-        st.altair_chart(charts_heads.score_map(run_table, score), width="content")
+        st.altair_chart(charts.score_map(run_table, score, unit=score in (fractions or ())),
+                        width="content")
         if score in docs:
             st.caption(f"**{score}**: {docs[score]}")
 
 with st.expander("How heads are labelled, and what each score measures"):
-    rules = data_heads.label_rules(root, map_run)
+    rules = hd.label_rules(root, map_run)
     if rules.get("rules"):
         st.markdown("Labels are tried in this order; the first score above its threshold wins:")
         st.table(pd.DataFrame(rules["rules"]))

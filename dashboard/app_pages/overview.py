@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from dashboard import charts, data, widgets
+from dashboard import data, widgets
+from dashboard import overview_charts as charts
+from dashboard import overview_data as od
 
-root, run_id = widgets.selected_run()
-st.title("Overview")
-st.caption("Every complete run of the model ladder, simplest first: how big it is, what it was "
-           "trained on, and how far its loss fell. Lower validation loss (nats per token) is "
-           "better; perplexity is exp(validation loss).")
+root, run_id = widgets.open_page(
+    "Overview",
+    "Every complete run of the model ladder, simplest first: how big it is, what it was "
+    "trained on, and how far its loss fell. Lower validation loss (nats per token) is "
+    "better; perplexity is exp(validation loss).", show_run=False)
 
-table = data.ladder_table(root)
+table = od.ladder_table(root)
 repeated = table[table["repeat_fraction"] > 0]
 for row in repeated.itertuples():
     st.info(f"**{row.run}** was trained partly on synthetic repeated sequences: "
@@ -48,7 +50,7 @@ log_x = left.toggle("Log x axis", key="overview_log_x")
 x_axis = mid.radio("x axis", ["tokens_seen", "step"], key="overview_x", horizontal=True,
                    format_func=lambda v: {"tokens_seen": "tokens seen", "step": "step"}[v],
                    label_visibility="collapsed")
-train, val = data.training_curves(root, tuple(table["run"]))
+train, val = od.training_curves(root, tuple(table["run"]))
 if train.empty and val.empty:
     st.info("No run in this store has training curves (runs analysed from imported "
             "checkpoints have none).", icon=":material/info:")
@@ -58,5 +60,5 @@ else:
 with st.expander(f"Configuration of the selected run ({run_id})"):
     attrs = data.run_attrs(root, run_id)
     st.caption(widgets.run_caption(root, run_id))
-    st.json({k: attrs.get(k) for k in ("config", "tokenizer", "training", "prompts", "provenance")
-             if k in attrs}, expanded=1)
+    st.json({k: attrs.get(k) for k in ("config", "tokenizer", "training", "prompts", "steps",
+                                       "provenance") if k in attrs}, expanded=1)

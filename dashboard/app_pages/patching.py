@@ -1,62 +1,72 @@
 """Patching: how much of the clean behaviour each patched activation restores, per experiment."""
 
-import numpy as np
 import streamlit as st
 
-from dashboard import charts_attribution as charts_a
-from dashboard import data, data_attribution as da, widgets
+from dashboard import data, widgets
+from dashboard import patching_charts as charts
+from dashboard import patching_data as ptd
 
-root, run_id = widgets.selected_run()
-st.title("Patching")
-st.caption("Activation patching runs the corrupted prompt and overwrites one activation with "
-           "its value from the clean prompt (denoising). Each cell is the normalised logit "
-           "difference that results: 0 = corrupted behaviour, 1 = clean behaviour restored "
-           "(values outside 0..1 happen). Attribution patching estimates every cell at once from "
-           "one gradient; the scatter shows how well it agrees.")
-st.markdown(widgets.run_caption(root, run_id))
+root, run_id = widgets.open_page(
+    "Patching",
+    "Activation patching runs the corrupted prompt and overwrites one activation with its "
+    "value from the clean prompt (denoising). Each cell is the normalised logit difference "
+    "that results: 0 = corrupted behaviour, 1 = clean behaviour restored (values outside "
+    "0..1 happen). Attribution patching estimates every cell at once from one gradient; the "
+    "scatter shows how well it agrees.")
 
-experiments = da.patching_experiments(root, run_id)
+experiments = ptd.experiments(root, run_id)  # also names the experiments that were skipped
 if not experiments:
-    others = [r for r in data.list_runs(root) if da.patching_experiments(root, r)]
-    widgets.missing_data(f"Run **{run_id}** has no patching experiments: run the analysis job "
-                         "on a model with attention layers.", alternatives=others)
-
+    widgets.require(root, run_id, widgets.Needs("patching", "patching/", "patching experiments",
+                                                why="it needs a model with attention layers"))
+    widgets.missing_data(f"Run **{run_id}** holds patching arrays but does not record its "
+                         "experiments (root attr `patching`): re-run its patching step.")
 c_exp, c_gran, c_dir = st.columns([1.5, 2, 1.5])
+widgets.keep_valid("patching_experiment", list(experiments))
 name = c_exp.selectbox("Experiment", list(experiments), key="patching_experiment")
 meta = experiments[name]
 if "skipped" in meta:
     st.info(f"Experiment **{name}** was not run: {meta['skipped']}", icon=":material/info:")
     st.stop()
-grans = [g for g in da.GRANULARITY_AXES if data.has_array(root, run_id, f"patching/{name}/act_{g}")]
+grans = ptd.granularities(root, run_id, name)
+if not grans:
+    widgets.missing_data(f"Experiment **{name}** of run **{run_id}** stores no patching grids.")
+widgets.keep_valid("patching_granularity", grans)
 gran = c_gran.selectbox("Granularity", grans, key="patching_granularity")
-direction = c_dir.radio("Attribution direction", ["denoise", "noise"], key="patching_direction",
+directions = ptd.directions(root, run_id, name, gran)
+widgets.keep_valid("patching_direction", directions)
+direction = c_dir.radio("Attribution direction", directions, key="patching_direction",
                         horizontal=True)
 st.markdown(f"**What:** {meta.get('what', '')}. **Metric:** logit difference "
-            f"answer − wrong at position {meta.get('metric_pos')} ({meta.get('answer', 'answer')} vs "
-            f"{meta.get('wrong', 'wrong')}); clean LD = {meta.get('clean_logit_diff', float('nan')):.3f}, "
-            f"corrupted LD = {meta.get('corrupted_logit_diff', float('nan')):.3f}.")
+            f"answer − wrong at position {meta.get('metric_pos')} ({meta.get('answer', 'answer')} "
+            f"vs {meta.get('wrong', 'wrong')}); clean LD = "
+            f"{meta.get('clean_logit_diff', float('nan')):.3f}, corrupted LD = "
+            f"{meta.get('corrupted_logit_diff', float('nan')):.3f}.")
 
-act, atp, positions = da.patching_grid(root, run_id, name, gran)
-axes = da.GRANULARITY_AXES[gran]
-clean = data.read_array(root, run_id, f"patching/{name}/clean_tokens", pair=0)
-tok = da.tokens_of(root, run_id, clean)
-labels = {"layer": [f"L{l}" for l in range(act.shape[axes.index("layer")])],
-          "head": [f"H{h}" for h in range(act.shape[axes.index("head")])] if "head" in axes else [],
-          "pos": [f"{p}:{tok[p][:8]!r}" for p in positions]}
-layer = st.selectbox("Layer", range(act.shape[0]), key="patching_layer") if len(axes) == 3 else 0
-grid, y_ax, x_ax = da.grid_2d(act, axes, layer)
-a_grid, _, _ = da.grid_2d(atp[0 if direction == "denoise" else 1], axes, layer)
-st.caption(f"Patched: {gran} ({', '.join(axes)}). Rows {y_ax}, "
-           f"columns {x_ax}" + (f"; layer {layer}." if len(axes) == 3 else "."))
+grids = ptd.patching_grid(root, run_id, name, gran)
+dims = grids.act.dims
+tokens = data.prompt_tokens(root, run_id, 0, f"patching/{name}/clean_tokens", "pair")
+widgets.keep_valid("patching_layer", list(range(grids.act.sizes.get("layer", 0))))
+layer = (st.selectbox("Layer", range(grids.act.sizes["layer"]), key="patching_layer")
+         if len(dims) == 3 else 0)
+grid = ptd.grid_2d(grids.act, layer)
+a_grid = ptd.grid_2d(grids.atp.isel(direction=directions.index(direction)), layer)
+denoise = ptd.grid_2d(grids.atp.isel(direction=0), layer)
+y_ax, x_ax = grid.dims
+labels = {d: ptd.axis_labels(d, grid.sizes[d], grids.positions, tokens) for d in grid.dims}
+st.caption(f"Patched: {gran} ({', '.join(dims)}). Rows {y_ax}, columns {x_ax}"
+           + (f"; layer {layer}." if len(dims) == 3 else "."))
 c_act, c_atp = st.columns(2)
-c_act.altair_chart(charts_a.patch_heatmap(grid, labels[x_ax], labels[y_ax], x_title=x_ax, y_title=y_ax,
-                                          title="activation patching (denoise)"), width="content")
-c_atp.altair_chart(charts_a.patch_heatmap(a_grid, labels[x_ax], labels[y_ax], x_title=x_ax, y_title=y_ax,
-                                          title=f"attribution patching ({direction})"), width="content")
+c_act.altair_chart(charts.patch_heatmap(grid.values, labels[x_ax], labels[y_ax], x_title=x_ax,
+                                        y_title=y_ax,
+                                        title=f"activation patching ({directions[0]})"),
+                   width="content")
+c_atp.altair_chart(charts.patch_heatmap(a_grid.values, labels[x_ax], labels[y_ax], x_title=x_ax,
+                                        y_title=y_ax, title=f"attribution patching ({direction})"),
+                   width="content")
 
 st.subheader("Attribution vs activation patching")
 cells = [f"{y}/{x}" for y in labels[y_ax] for x in labels[x_ax]]
-st.altair_chart(charts_a.atp_scatter(grid, da.grid_2d(atp[0], axes, layer)[0], cells), width="content")
+st.altair_chart(charts.atp_scatter(grid.values, denoise.values, cells), width="content")
 st.caption("Denoising attribution against denoising activation patching, one point per cell; "
            "the dashed line is perfect agreement. Attribution is a first-order estimate: good for "
            "small activations such as head outputs, poor for the residual stream.")
@@ -67,15 +77,16 @@ if data.has_array(root, run_id, f"patching/{name}/path_to_logits"):
                "into the logits directly (left), or into a next-layer head's key (right). "
                "Low values mean that path carries the behaviour.")
     to_logits = data.read_array(root, run_id, f"patching/{name}/path_to_logits")
-    to_next = data.read_array(root, run_id, f"patching/{name}/path_to_next")
     heads = [f"H{h}" for h in range(to_logits.shape[1])]
     layers = [f"L{l}" for l in range(to_logits.shape[0])]
     c_l, c_k = st.columns(2)
-    c_l.altair_chart(charts_a.patch_heatmap(to_logits, heads, layers, x_title="head", y_title="layer",
-                                            title="sender -> logits"), width="content")
-    senders = [f"L{l}H{h}" for l in range(to_next.shape[0] - 1) for h in range(to_next.shape[1])]
-    if senders:
-        k_grid = np.asarray(to_next[:-1, :, :, 1]).reshape(len(senders), -1)
-        c_k.altair_chart(charts_a.patch_heatmap(k_grid, heads, senders, x_title="receiver head (next layer)",
-                                                y_title="sender", title="sender -> receiver key"),
+    c_l.altair_chart(charts.patch_heatmap(to_logits, heads, layers, x_title="head",
+                                          y_title="layer", title="sender -> logits"),
+                     width="content")
+    to_key = ptd.path_to_next_input(root, run_id, name, "k")
+    if to_key is not None and to_key[1]:
+        k_grid, senders = to_key
+        c_k.altair_chart(charts.patch_heatmap(k_grid, heads, senders,
+                                              x_title="receiver head (next layer)",
+                                              y_title="sender", title="sender -> receiver key"),
                          width="content")

@@ -6,7 +6,7 @@ import numpy as np
 
 
 def add_arrays(writer, info) -> None:
-    """Per-checkpoint arrays as jobs/steps/dynamics.py writes them (only for attn-only-2l)."""
+    """Per-checkpoint arrays and attrs as jobs/steps/dynamics.py writes them (attn-only-2l only)."""
     if info.run_id != "attn-only-2l":
         return
     L, H, T = info.n_layers, info.n_heads, info.n_pos
@@ -17,8 +17,8 @@ def add_arrays(writer, info) -> None:
     scores[:, 0, 0, 0] = 0.2 + 0.6 * rise  # head 0.0 a previous-token head
     writer.write("dynamics/step", steps)
     writer.write("dynamics/tokens_seen", steps * 8 * T)
-    writer.write("dynamics/score", np.asarray(["prev_token", "induction", "duplicate_token",
-                                               "prefix_matching", "first_token"], dtype=object))
+    names = ["prev_token", "induction", "duplicate_token", "prefix_matching", "first_token"]
+    writer.write("dynamics/score", np.asarray(names, dtype=object), unit_scores=names)
     writer.write("dynamics/head_scores", scores)
     writer.write("dynamics/loss_by_pos",
                  (3 - rise[:, None] * np.linspace(0, 1, T - 1)[None]).astype(np.float32))
@@ -29,4 +29,7 @@ def add_arrays(writer, info) -> None:
     writer.update_attrs(dynamics={"phase_change": {"start_step": 8, "end_step": 32,
                                                    "start_tokens": int(8 * 8 * T),
                                                    "end_tokens": int(32 * 8 * T)},
+                                  "phase_rule": "max induction score rises from < 0.1 to > 0.5",
+                                  "phase_rule_spec": {"score": "induction", "below": 0.1,
+                                                      "above": 0.5},
                                   "icl_peak_step": 20})

@@ -1,5 +1,9 @@
 """The real app in a real browser: `streamlit run` on the fixture store, driven by Chromium.
 
+Every registered page is opened at two window widths (1,280 and 1,920 px): it must show its
+title and content, raise nothing, and fit the window (no horizontal overflow). Then the
+Overview and the Attention text view are checked in more detail.
+
 Uses Debian's chromium (/usr/bin/chromium, `apt-get install chromium`) through PyPI
 playwright; never `playwright install`. Screenshots go to tmp_path (and to
 $DASHBOARD_SCREENSHOTS when set, to look at them).
@@ -18,11 +22,17 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.pages_registry import PAGES
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
+WIDTHS = (1280, 1920)
+"""Window widths every page must fit: a laptop and a desktop screen."""
+DEFAULT_RUN = "attn-only-2l"
+"""The run the picker starts on (the first with attention layers): every page has data."""
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} missing: apt-get install chromium")
@@ -72,15 +82,35 @@ def server(dashboard_store):
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    """A Chromium page, tall enough that a screenshot holds the whole app (it scrolls inside)."""
+def browser(server):
+    """One headless Chromium for the module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1440, "height": 2000})
-        yield context.new_page()
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", params=WIDTHS, ids=lambda w: f"{w}px")
+def page(request, browser):
+    """A browser tab ``request.param`` px wide, tall enough that a screenshot holds the app."""
+    context = browser.new_context(viewport={"width": request.param, "height": 2000})
+    yield context.new_page()
+    context.close()
+
+
+def _url(server: str, script: str) -> str:
+    """The URL of a page: the first is the app's root, the others ``/<page name>``."""
+    name = script.rsplit("/", 1)[-1].removesuffix(".py")
+    return server if script == PAGES[0].script else f"{server}/{name}"
+
+
+def _wait_until_idle(page) -> None:
+    """Wait for the script run to finish (Streamlit marks the app root) and charts to paint."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+        timeout=30_000)
+    page.wait_for_timeout(400)
 
 
 def _save(page, tmp_path: Path, name: str) -> Path:
@@ -99,6 +129,30 @@ def _assert_no_error(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def _overflow(page) -> int:
+    """Pixels by which the main area is wider than the window (0 when it fits)."""
+    return page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]') || document.body;
+        return Math.max(main.scrollWidth - main.clientWidth,
+                        document.documentElement.scrollWidth - window.innerWidth, 0);
+    }""")
+
+
+@pytest.mark.parametrize("entry", PAGES, ids=lambda p: p.name)
+def test_every_page_in_browser(server, page, tmp_path, entry):
+    page.goto(_url(server, entry.script), wait_until="domcontentloaded")
+    page.get_by_role("heading", level=1, name=entry.title).wait_for(timeout=30_000)
+    _wait_until_idle(page)
+    width = page.viewport_size["width"]
+    _save(page, tmp_path, f"{entry.name}-{width}.png")
+    _assert_no_error(page)
+    content = page.locator('[data-testid="stVegaLiteChart"], [data-testid="stDataFrame"], '
+                           '[data-testid="stAlert"], [data-testid="stIFrame"]')
+    assert content.count() > 0, f"{entry.name} shows nothing at {width}px"
+    assert DEFAULT_RUN in page.inner_text("body")
+    assert _overflow(page) <= 1, f"{entry.name} is wider than a {width}px window"
+
+
 def test_overview_in_browser(server, page, tmp_path, dashboard_runs):
     page.goto(server, wait_until="domcontentloaded")
     page.get_by_role("heading", name="The ladder").wait_for(timeout=20_000)
@@ -106,7 +160,7 @@ def test_overview_in_browser(server, page, tmp_path, dashboard_runs):
     page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
                  ).first.wait_for(timeout=20_000)
     page.wait_for_timeout(500)  # let the data grid paint its cells
-    shot = _save(page, tmp_path, "overview.png")
+    shot = _save(page, tmp_path, f"overview-detail-{page.viewport_size['width']}.png")
     assert shot.stat().st_size > 10_000
     _assert_no_error(page)
     body = page.inner_text("body")
@@ -129,6 +183,6 @@ def test_attention_in_browser(server, page, tmp_path):
     # the <script> token is shown as text, never executed
     assert "<script>alert(1)</script>" in text_view.locator(".text").inner_text().replace("·", " ")
     page.wait_for_timeout(300)
-    _save(page, tmp_path, "attention.png")
+    _save(page, tmp_path, f"attention-detail-{page.viewport_size['width']}.png")
     _assert_no_error(page)
-    assert "attn-only-1l" in page.inner_text("body")
+    assert DEFAULT_RUN in page.inner_text("body")

@@ -1,4 +1,4 @@
-"""store/reader.py: browsing, xarray access, head scores, and every StoreError."""
+"""store/reader.py: browsing, labelled xarray reads, head scores, and every StoreError."""
 
 from __future__ import annotations
 
@@ -159,3 +159,120 @@ def test_import_store_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# --- labelled reads ---------------------------------------------------------------------
+SCORES = ["prev_token", "induction", "first_token"]
+VOCAB = ["<bos>", " the", " cat", "<b>&"]
+
+
+@pytest.fixture
+def labelled_run(tmp_path):
+    """A run with label arrays, token ids and a vocabulary; returns (Run, {name: data})."""
+    rng = np.random.default_rng(0)
+    written = {
+        "heads/scores": rng.uniform(size=(2, 3, len(SCORES))).astype(np.float32),
+        "heads/score": np.asarray(SCORES, dtype=object),
+        "tokens": np.asarray([[0, 1, 2, 3], [0, 3, 3, 1]], dtype=np.int32),
+        "vocab/token_str": np.asarray(VOCAB, dtype=object),
+        "bigrams/follow_id": np.asarray([[2, -1], [1, 0]], dtype=np.int32),
+        "circuits/comp_mode": np.asarray(["Q", "K", "V"], dtype=object),
+        "circuits/comp": rng.normal(size=(3, 2, 3, 2, 3)).astype(np.float32),
+        "patching/ioi/component": np.asarray(["embed", "L0H0", "L0H1"], dtype=object),
+        "patching/ioi/dla": rng.normal(size=(3, 2)).astype(np.float32),
+        "embeddings/matrix": np.asarray(["W_E", "W_U"], dtype=object),
+        "embeddings/pca": rng.normal(size=(2, 5, 2)).astype(np.float32),
+    }
+    writer = RunWriter.create(tmp_path, run_id="labelled")
+    for name, value in written.items():
+        writer.write(name, value)
+    writer.finalize()
+    return open_store(tmp_path).run("labelled"), written
+
+
+def test_sel_by_score_name(labelled_run):
+    run, written = labelled_run
+    scores = run.read("heads/scores")
+    assert scores.score.values.tolist() == SCORES
+    np.testing.assert_array_equal(scores.sel(score="induction").values,
+                                  written["heads/scores"][..., 1])
+    np.testing.assert_array_equal(scores.isel(score=2).values, written["heads/scores"][..., 2])
+    assert scores.sel(layer=1, head=2, score="first_token").item() == pytest.approx(
+        float(written["heads/scores"][1, 2, 2]))
+
+
+def test_read_by_position_or_label_keeps_the_label(labelled_run):
+    run, written = labelled_run
+    by_int = run.read("heads/scores", score=1)
+    by_name = run.read("heads/scores", score="induction")
+    assert by_int.dims == by_name.dims == ("layer", "head")
+    assert by_int.score.item() == by_name.score.item() == "induction"
+    np.testing.assert_array_equal(by_name.values, written["heads/scores"][..., 1])
+    part = run.read("heads/scores", score=slice(1, 3), layer=0)
+    assert part.score.values.tolist() == SCORES[1:] and int(part.layer) == 0
+    with pytest.raises(StoreError, match="no score named 'nope'.*induction"):
+        run.read("heads/scores", score="nope")
+    with pytest.raises(StoreError, match="layer has no stored labels"):
+        run.read("heads/scores", layer="first")
+
+
+def test_every_declared_label_array_labels_its_group(labelled_run):
+    run, written = labelled_run
+    comp = run.read("circuits/comp")
+    np.testing.assert_array_equal(comp.sel(comp_mode="K").values, written["circuits/comp"][1])
+    dla = run.read("patching/ioi/dla", component="L0H1")
+    assert dla.component.item() == "L0H1"
+    np.testing.assert_array_equal(dla.values, written["patching/ioi/dla"][2])
+    pca = run.read("embeddings/pca")
+    assert pca.embed_matrix.values.tolist() == ["W_E", "W_U"]
+    assert run.read("heads/score").score.values.tolist() == SCORES  # a label array names itself
+    assert run.labels("heads/scores", "layer") is None
+
+
+def test_token_ids_carry_token_strings(labelled_run):
+    run, _ = labelled_run
+    row = run.read("tokens", prompt=0)
+    assert row.dims == ("pos",) and int(row.prompt) == 0
+    assert row.token_str.dims == ("pos",)
+    assert row.token_str.values.tolist() == VOCAB
+    assert run.read("tokens").token_str.values[1].tolist() == ["<bos>", "<b>&", "<b>&", " the"]
+    assert run.read("tokens", prompt=1, pos=2).token_str.item() == "<b>&"
+    follow = run.read("bigrams/follow_id")
+    assert follow.token_str.values.tolist() == [[" cat", ""], [" the", "<bos>"]]  # -1 = none
+    assert "token_str" not in run.read("heads/scores").coords
+
+
+def test_labels_are_read_once_per_run(labelled_run, monkeypatch):
+    run, _ = labelled_run
+    reads = []
+    raw = run._raw
+    monkeypatch.setattr(run, "_raw", lambda name, *a: reads.append(name) or raw(name, *a))
+    for score in SCORES:
+        run.read("heads/scores", score=score)
+    run.read("tokens", prompt=0)
+    run.read("tokens", prompt=1)
+    assert reads.count("heads/score") == 1 and reads.count("vocab/token_str") == 1
+
+
+def test_dataset_and_lazy_are_labelled(labelled_run):
+    run, written = labelled_run
+    lazy = run.lazy("heads/scores")
+    np.testing.assert_array_equal(lazy.sel(score="induction").values,
+                                  written["heads/scores"][..., 1])
+    assert run.dataset("embeddings")["pca"].embed_matrix.values.tolist() == ["W_E", "W_U"]
+
+
+def test_runs_without_labels_read_by_position(tmp_path):
+    """A run lacking the label arrays (and the vocabulary) reads as before: positions only."""
+    writer = RunWriter.create(tmp_path, run_id="bare")
+    scores = np.ones((1, 2, 3), dtype=np.float32)
+    writer.write("heads/scores", scores, score_names=SCORES)
+    writer.write("tokens", np.zeros((2, 3), dtype=np.int32))
+    writer.finalize()
+    run = open_store(tmp_path).run("bare")
+    read = run.read("heads/scores")
+    assert "score" not in read.coords and read.isel(score=1).shape == (1, 2)
+    assert run.read("heads/scores", score=1).score.item() == 1
+    assert "token_str" not in run.read("tokens").coords
+    assert list(run.head_scores().columns) == ["layer", "head", *SCORES, "label"]
+

@@ -45,3 +45,32 @@ def test_template_lookup(monkeypatch):
 def test_unknown_dim_is_refused():
     with pytest.raises(ValueError, match="DIMS"):
         ArraySpec(("layer", "bogus"), "float32")
+
+
+def test_label_arrays_are_one_d_strings_naming_their_dim():
+    for name, dim in schema.LABELS.items():
+        spec = spec_for(name)
+        assert spec.dtype == "string" and spec.dims == (dim,), name
+        users = [k for k, s in SCHEMA.items()
+                 if dim in s.dims and k.rpartition("/")[0] == name.rpartition("/")[0] and k != name]
+        assert users or name == "embeddings/category_name", f"{name} labels no array"
+
+
+def test_label_array_lookup():
+    assert schema.label_array("heads/scores", "score") == "heads/score"
+    assert schema.label_array("dynamics/head_scores", "score") == "dynamics/score"
+    assert schema.label_array("attn/mixing_ratio", "mix_level") == "attn/mix_level"
+    assert schema.label_array("patching/ioi/dla", "component") == "patching/ioi/component"
+    assert schema.label_array("dla/correct", "component") == "dla/component"
+    assert schema.label_array("logit_lens/top_ids", "resid_layer") == "logit_lens/resid_label"
+    assert schema.label_array("embeddings/tsne", "embed_matrix") == "embeddings/matrix"
+    assert schema.label_array("circuits/comp_raw", "comp_mode") == "circuits/comp_mode"
+    assert schema.label_array("acts/resid", "resid_layer") is None  # other group
+    assert schema.label_array("heads/scores", "layer") is None
+
+
+def test_token_id_arrays_are_integer_arrays():
+    for name in schema.TOKEN_IDS:
+        assert spec_for(name.replace("*", "x")).dtype == "int32", name
+    assert schema.holds_token_ids("patching/ioi/answer") and schema.holds_token_ids("tokens")
+    assert not schema.holds_token_ids("circuits/trigram_head")

@@ -93,12 +93,44 @@ def test_resume_keeps_complete_arrays(tmp_path):
         RunWriter.create(tmp_path, run_id="q", restart_incomplete=False)
 
 
-def test_complete_run_overwrite_refused_unless_forced(tmp_path):
-    RunWriter.create(tmp_path, run_id="r").finalize()
-    with pytest.raises(StoreError, match="overwrite=True"):
+def test_complete_run_overwrite_refused_unless_forced_and_old_kept_until_new_is_complete(tmp_path):
+    w = RunWriter.create(tmp_path, run_id="r", attrs={"which": "old"})
+    w.write("tokens", np.zeros((2, 3), dtype=np.int32))
+    w.finalize()
+    with pytest.raises(StoreError, match="--overwrite"):
         RunWriter.create(tmp_path, run_id="r")
-    RunWriter.create(tmp_path, run_id="r", overwrite=True)
-    assert open_store(tmp_path).run_status("r") == "writing"
+    new = RunWriter.create(tmp_path, run_id="r", overwrite=True, attrs={"which": "new"})
+    store = open_store(tmp_path)
+    assert store.runs() == ["r"] and store.run("r").attrs["which"] == "old"  # untouched so far
+    assert store.run("r").read("tokens").shape == (2, 3)
+    new.write("tokens", np.ones((4, 3), dtype=np.int32))
+    assert new.finalize() == tmp_path / "r.zarr"
+    run = open_store(tmp_path).run("r")
+    assert run.attrs["which"] == "new" and run.read("tokens").shape == (4, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab-store.json", "r.zarr"]
+
+
+def test_rewrite_replaces_some_groups_and_keeps_the_rest(tmp_path):
+    w = RunWriter.create(tmp_path, run_id="r")
+    w.write("tokens", np.arange(6, dtype=np.int32).reshape(2, 3))
+    w.write("heads/score", np.asarray(["a", "b"], dtype=object))
+    w.write("heads/scores", np.zeros((1, 1, 2), dtype=np.float32))
+    w.finalize()
+    dead = RunWriter.rewrite(tmp_path, run_id="r", groups=["heads/"])
+    dead.write("heads/score", np.asarray(["a", "b"], dtype=object))  # then the job dies
+    run = open_store(tmp_path).run("r")
+    assert run.read("heads/scores").values.sum() == 0 and open_store(tmp_path).runs() == ["r"]
+    w = RunWriter.rewrite(tmp_path, run_id="r", groups=["heads/"])  # clears the dead one's copy
+    assert not w.has("heads/scores") and w.has("tokens")
+    w.write("heads/score", np.asarray(["a", "b"], dtype=object))
+    w.write("heads/scores", np.ones((1, 1, 2), dtype=np.float32))
+    w.finalize()
+    run = open_store(tmp_path).run("r")
+    assert run.read("heads/scores").values.sum() == 2
+    np.testing.assert_array_equal(run.read("tokens").values, np.arange(6).reshape(2, 3))
+    assert "rewriting" not in run.attrs and run.attrs["status"] == "complete"
+    with pytest.raises(StoreError, match="nothing to rewrite"):
+        RunWriter.rewrite(tmp_path, run_id="other", groups=["heads/"])
 
 
 def test_block_writes_match_zarr_slow_path(tmp_path):

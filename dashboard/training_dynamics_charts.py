@@ -1,9 +1,10 @@
-"""Pure altair builders for the Heads and Training dynamics pages (no ``st.*``, no store).
+"""Pure altair builders for the Training dynamics page (no ``st.*``, no store access).
+
+The phase-change window (``phase``: start_tokens, end_tokens, as the dynamics step
+recorded it) is drawn as a red band behind every chart over training.
 
 Example:
-    >>> chart = score_map(table, "induction")
-    >>> chart.to_dict()["encoding"]["color"]["scale"]["domain"]
-    [0, 1]
+    >>> icl_chart(dyn.checkpoints, dyn.attrs.get("phase_change")).to_dict()["layer"][0]["mark"]
 """
 
 from __future__ import annotations
@@ -11,40 +12,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-__all__ = ["UNIT_SCORES", "icl_chart", "loss_by_position_chart", "loss_with_phase",
-           "score_map", "scores_over_training"]
-
-UNIT_SCORES = ("prev_token", "current_token", "first_token", "duplicate_token", "induction",
-               "prefix_matching", "entropy", "mean_distance_norm", "induction_arena",
-               "prev_token_rrt", "duplicate_token_nat", "induction_nat", "positional_inv",
-               "positional_frac", "first_token_norm")
-"""Scores that live in [0, 1]: their maps share a fixed colour domain so runs compare."""
-
-
-def score_map(table: pd.DataFrame, score: str, *, title: str | None = None) -> alt.Chart:
-    """Layer x head heatmap of one score for one run.
-
-    Args:
-        table: rows of one run with columns layer, head, label and ``score``.
-        score: column to colour by.
-        title: chart title (default: the score name).
-    """
-    frame = table[["layer", "head", "label", score]].rename(columns={score: "value"})
-    scale = alt.Scale(scheme="viridis", domain=[0, 1]) if score in UNIT_SCORES \
-        else alt.Scale(scheme="viridis")
-    n_heads, n_layers = int(frame["head"].max()) + 1, int(frame["layer"].max()) + 1
-    cell = max(18, min(48, 480 // max(n_heads, 1)))
-    base = alt.Chart(frame).encode(
-        x=alt.X("head:O", title="head"), y=alt.Y("layer:O", title="layer"))
-    rect = base.mark_rect().encode(
-        color=alt.Color("value:Q", scale=scale, title=score),
-        tooltip=[alt.Tooltip("layer:O"), alt.Tooltip("head:O"), alt.Tooltip("label:N"),
-                 alt.Tooltip("value:Q", title=score, format=".3f")])
-    text = base.mark_text(fontSize=10).encode(
-        text=alt.Text("value:Q", format=".2f"),
-        color=alt.condition("datum.value > 0.6", alt.value("black"), alt.value("white")))
-    return (rect + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=title or score)
-
+__all__ = ["loss_with_phase", "scores_over_training", "icl_chart", "loss_by_position_chart"]
 
 
 def _x(log_x: bool) -> alt.X:
@@ -80,11 +48,16 @@ def loss_with_phase(train: pd.DataFrame, checkpoints: pd.DataFrame, phase: dict 
 
 
 def scores_over_training(heads: pd.DataFrame, scores: list[str], phase: dict | None, *,
-                         log_x: bool = True) -> alt.LayerChart:
-    """One line per head and score against tokens seen (colour = head, dash = score)."""
+                         log_x: bool = True, unit: bool = True) -> alt.LayerChart:
+    """One line per head and score against tokens seen (colour = head, dash = score).
+
+    ``unit``: every shown score is a fraction, so the y axis is fixed to [0, 1] (else it
+    spans the values).
+    """
     frame = heads[heads["score"].isin(scores)]
+    y_scale = alt.Scale(domain=[0, 1]) if unit else alt.Scale(zero=False)
     lines = alt.Chart(frame).mark_line(point=True).encode(
-        x=_x(log_x), y=alt.Y("value:Q", title="score", scale=alt.Scale(domain=[0, 1])),
+        x=_x(log_x), y=alt.Y("value:Q", title="score", scale=y_scale),
         color=alt.Color("head:N", title="head (layer.head)"),
         strokeDash=alt.StrokeDash("score:N", title="score"),
         tooltip=["head:N", "score:N", "step:Q", "tokens_seen:Q",

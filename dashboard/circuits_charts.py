@@ -1,0 +1,55 @@
+"""Pure altair builders for the Circuits page (no ``st.*``, no store access).
+
+Example:
+    >>> composition_heatmap(circuits_data.composition(root, run_id, "K"), "K").to_dict()["title"]
+    'K-composition'
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from dashboard.charts import diverging_scale, fraction_scale, token_bars
+
+__all__ = ["copying_map", "composition_heatmap", "value_bars"]
+
+
+def _cell(table: pd.DataFrame) -> int:
+    return max(18, min(44, 240 // max(int(table["head"].max()) + 1, 1)))
+
+
+def copying_map(table: pd.DataFrame, value: str = "copying") -> alt.LayerChart:
+    """Layer x head heatmap of a per-head value: the copying score on a diverging scale over
+    [-1, 1] (its range by definition), the OV top-k accuracies on [0, 1].
+
+    No colour legend: every cell prints its value, and the chart stays narrow enough for
+    three side by side.
+    """
+    copying = value == "copying"
+    scale = (alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True) if copying
+             else fraction_scale(True))
+    base = alt.Chart(table).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
+    cells = base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=scale, legend=None),
+                                    tooltip=["name:N", alt.Tooltip(f"{value}:Q", format=".3f")])
+    ink = (alt.value("black") if copying
+           else alt.condition(f"datum.{value} > 0.6", alt.value("black"), alt.value("white")))
+    text = base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=".2f"), color=ink)
+    cell = _cell(table)
+    return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=value)
+
+
+def composition_heatmap(table: pd.DataFrame, mode: str) -> alt.Chart:
+    """Earlier head (rows) x later head (columns) composition scores (table: src, dst, score)."""
+    base = alt.Chart(table, title=f"{mode}-composition").encode(
+        x=alt.X("dst:O", title="later head (reads)"),
+        y=alt.Y("src:O", title="earlier head (writes)"))
+    cells = base.mark_rect().encode(
+        color=alt.Color("score:Q", scale=diverging_scale(table["score"].to_numpy())),
+        tooltip=["src:N", "dst:N", alt.Tooltip("score:Q", format=".3f")])
+    return cells.properties(width=alt.Step(24), height=alt.Step(24))
+
+
+def value_bars(table: pd.DataFrame, value: str, title: str) -> alt.Chart:
+    """Horizontal bars of a ranked token list's values (OV logits, QK scores), top first."""
+    return token_bars(table, title, value)

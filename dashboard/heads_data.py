@@ -1,0 +1,61 @@
+"""Loaders for the Heads page: the head taxonomy table and what the scores mean.
+
+Follows ``dashboard/data.py``'s conventions. Score names come from the labelled read of
+``heads/scores``; which scores are fractions, how labels are assigned and what each score
+measures come from the attrs the heads step recorded.
+
+Example:
+    >>> from dashboard import heads_data
+    >>> heads_data.head_table("lab-store", "attn-only-2l").sort_values("induction").tail(2)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+
+__all__ = ["HEADS", "TABLE_FRONT", "head_table", "heads_across_runs", "score_columns",
+           "label_rules", "score_docs"]
+
+HEADS = "heads/scores"
+"""The per-head score array [layer, head, score] the page shows."""
+TABLE_FRONT = ["run", "layer", "head", "name", "label"]
+"""The columns of :func:`head_table` before the scores."""
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def head_table(root: str, run_id: str) -> pd.DataFrame:
+    """One row per head: run, layer, head, name ("L.H"), label, then one column per score."""
+    table = data.open_run(root, run_id).head_scores()
+    table["label"] = table["label"].replace("", "unlabelled")
+    table.insert(0, "run", run_id)
+    table.insert(3, "name", [f"{l}.{h}" for l, h in zip(table["layer"], table["head"])])
+    return table[TABLE_FRONT + [c for c in table.columns if c not in TABLE_FRONT]]
+
+
+def heads_across_runs(root: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    """:func:`head_table` of every run that has one, stacked (columns are the union)."""
+    tables = [head_table(root, r) for r in run_ids if data.has_array(root, r, HEADS)]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def score_columns(table: pd.DataFrame) -> list[str]:
+    """The score columns of a :func:`head_table`."""
+    return [c for c in table.columns if c not in TABLE_FRONT]
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def label_rules(root: str, run_id: str) -> dict[str, Any]:
+    """How the run's labels were assigned (``heads/label`` attrs): rules, positional_rules, how."""
+    attrs = data.array_attrs(root, run_id, "heads/label")
+    return {k: attrs[k] for k in ("rules", "positional_rules", "how") if k in attrs}
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def score_docs(root: str, run_id: str) -> dict[str, str]:
+    """Score name -> one-line definition (``heads/score`` attrs), empty when not recorded."""
+    return dict(data.array_attrs(root, run_id, "heads/score").get("docs") or {})

@@ -1,0 +1,49 @@
+"""The dashboard's pages, in DESIGN.md's order: a plain constant that imports nothing.
+
+``streamlit_app.py`` builds ``st.navigation`` from :data:`PAGES`; tests import it to visit
+every page (importing ``streamlit_app`` itself would run the app). A new page is one more
+line here plus ``dashboard/app_pages/<page>.py`` and its ``<page>_data.py`` /
+``<page>_charts.py``.
+
+Example:
+    >>> from dashboard.pages_registry import PAGES
+    >>> PAGES[0].script, PAGES[0].title
+    ('app_pages/overview.py', 'Overview')
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["Page", "PAGES"]
+
+
+class Page(NamedTuple):
+    """One entry of the navigation."""
+
+    script: str
+    """Page script, relative to ``dashboard/`` (what ``st.Page`` and ``switch_page`` take)."""
+    title: str
+    """Title in the navigation."""
+    icon: str
+    """Material icon shown next to the title."""
+
+    @property
+    def name(self) -> str:
+        """The page's name, shared by its script and modules (``app_pages/heads.py``: heads)."""
+        return self.script.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+PAGES: tuple[Page, ...] = (
+    Page("app_pages/overview.py", "Overview", ":material/table_chart:"),
+    Page("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:"),
+    Page("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:"),
+    Page("app_pages/attention.py", "Attention", ":material/grid_on:"),
+    Page("app_pages/heads.py", "Heads", ":material/view_module:"),
+    Page("app_pages/circuits.py", "Circuits", ":material/hub:"),
+    Page("app_pages/attribution.py", "Attribution", ":material/bar_chart:"),
+    Page("app_pages/patching.py", "Patching", ":material/healing:"),
+    Page("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:"),
+    Page("app_pages/neurons.py", "Neurons", ":material/scatter_plot:"),
+)
+"""Every page of the app, in DESIGN.md's page order."""

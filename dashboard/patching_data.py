@@ -1,0 +1,118 @@
+"""Loaders for the Patching page: activation / attribution patching grids and path patching.
+
+Follows ``dashboard/data.py``'s conventions. An experiment's granularities are those the
+run records (root attr ``patching[<exp>]["granularities"]``; older runs: the
+``patching/<exp>/act_*`` arrays it holds); each grid's axes are the stored dims of its
+array (``Run.dims``), never a table kept here. Grids come back as labelled DataArrays.
+
+Example:
+    >>> from dashboard import patching_data as ptd
+    >>> ptd.granularities("lab-store", "attn-only-2l", "induction")[:2]
+    ['resid_pre', 'attn_out']
+    >>> ptd.grid_2d(ptd.patching_grid("lab-store", "attn-only-2l", "induction", "z_head_pos").act,
+    ...             layer=1).dims
+    ('head', 'patch_pos')
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from dashboard import data
+
+__all__ = ["PatchGrid", "experiments", "granularities", "patching_grid", "grid_2d",
+           "axis_labels", "directions", "path_inputs", "path_to_next_input"]
+
+
+class PatchGrid(NamedTuple):
+    """One granularity of one experiment."""
+
+    act: xr.DataArray
+    """Activation patching (denoise), dims as stored, e.g. (layer, patch_pos)."""
+    atp: xr.DataArray
+    """Attribution patching, dims (direction, *act.dims)."""
+    positions: np.ndarray
+    """The prompt position of each ``patch_pos`` index."""
+
+
+def experiments(root: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """Experiment name -> its attrs (what, metric, granularities; ``skipped`` when not run)."""
+    return dict(data.run_attrs(root, run_id).get("patching") or {})
+
+
+def granularities(root: str, run_id: str, experiment: str) -> list[str]:
+    """The granularities the run holds for an experiment, in the order the step recorded."""
+    group = f"patching/{experiment}/act_"
+    stored = [a.removeprefix(group) for a in data.run_arrays(root, run_id) if a.startswith(group)]
+    recorded = experiments(root, run_id).get(experiment, {}).get("granularities")
+    if isinstance(recorded, list):
+        return [g for g in recorded if g in stored]
+    return stored
+
+
+def patching_grid(root: str, run_id: str, experiment: str, granularity: str) -> PatchGrid | None:
+    """The grids of one granularity, or None when the run lacks it."""
+    group = f"patching/{experiment}"
+    if not data.has_array(root, run_id, f"{group}/act_{granularity}"):
+        return None
+    return PatchGrid(data.read(root, run_id, f"{group}/act_{granularity}"),
+                     data.read(root, run_id, f"{group}/atp_{granularity}"),
+                     data.read_array(root, run_id, f"{group}/positions"))
+
+
+def grid_2d(grid: xr.DataArray, layer: int = 0) -> xr.DataArray:
+    """A patching grid as one 2-D heatmap [rows, columns].
+
+    2-D grids are returned as they are; 3-D grids (a layer dim plus two others) are cut at
+    ``layer`` and shown with heads as rows.
+    """
+    if grid.ndim == 2:
+        return grid
+    cut = grid.isel(layer=layer)
+    rows = "head" if "head" in cut.dims else cut.dims[0]
+    return cut.transpose(rows, *[d for d in cut.dims if d != rows])
+
+
+def axis_labels(dim: str, size: int, positions: np.ndarray, tokens: list[str]) -> list[str]:
+    """Tick labels of one grid axis: ``L0``.., ``H0``.., or ``pos:'token'`` for swept positions."""
+    if dim == "layer":
+        return [f"L{i}" for i in range(size)]
+    if dim == "head":
+        return [f"H{i}" for i in range(size)]
+    if dim == "patch_pos":
+        return [f"{p}:{tokens[p][:8]!r}" if 0 <= p < len(tokens) else str(p) for p in positions]
+    return [str(i) for i in range(size)]
+
+
+def directions(root: str, run_id: str, experiment: str, granularity: str) -> list[str]:
+    """Names of the ``direction`` positions of an attribution grid (its attrs; else the
+    schema's 0 = denoise, 1 = noise)."""
+    attrs = data.array_attrs(root, run_id, f"patching/{experiment}/atp_{granularity}")
+    return [str(d) for d in attrs.get("directions") or ("denoise", "noise")]
+
+
+def path_inputs(root: str, run_id: str, experiment: str) -> list[str]:
+    """Names of the ``qkv_input`` positions of ``path_to_next`` (its attrs; else q, k, v)."""
+    attrs = data.array_attrs(root, run_id, f"patching/{experiment}/path_to_next")
+    return [str(d) for d in attrs.get("inputs") or ("q", "k", "v")]
+
+
+def path_to_next_input(root: str, run_id: str, experiment: str, qkv: str = "k"
+                       ) -> tuple[np.ndarray, list[str]] | None:  # fmt: skip
+    """Path patching into one input (q, k or v) of the next layer's heads.
+
+    Returns:
+        (grid [sender, receiver head], sender names ``L0H1``...), or None when the run lacks
+        it. Senders are the heads of every layer but the last (which has no next layer).
+    """
+    name = f"patching/{experiment}/path_to_next"
+    if not data.has_array(root, run_id, name) or qkv not in path_inputs(root, run_id, experiment):
+        return None
+    grid = data.read_array(root, run_id, name)  # [layer, head, recv_head, qkv_input]
+    L, H, R = grid.shape[:3]
+    senders = [f"L{l}H{h}" for l in range(L - 1) for h in range(H)]
+    cut = grid[:-1, :, :, path_inputs(root, run_id, experiment).index(qkv)]
+    return cut.reshape(len(senders), R), senders  # a 1-layer model: no senders

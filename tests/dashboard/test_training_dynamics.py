@@ -1,0 +1,61 @@
+"""Training dynamics page on the real dynamics step and the fixture store (AppTest), and
+training_dynamics_data (the phase rule worded from the run's attrs)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dashboard import training_dynamics_charts
+from dashboard import training_dynamics_data as tdd
+from tests.dashboard.app_helpers import n_charts, visit
+
+PAGE = "app_pages/training_dynamics.py"
+
+
+def test_training_dynamics_page_marks_the_phase_change(heads_store):
+    at = visit(heads_store, "circuit", PAGE)
+    assert at.success and "step 10 and 100" in at.success[0].value
+    assert n_charts(at) >= 4
+
+
+def test_the_phase_rule_is_worded_from_its_spec(dashboard_store):
+    at = visit(dashboard_store, "attn-only-2l", PAGE)
+    assert ("the best induction score of any head rose from below 0.1 to above 0.5"
+            in at.success[0].value)
+
+
+def test_pages_say_what_is_missing_for_a_run_without_dynamics(dashboard_store):
+    at = visit(dashboard_store, "attn-only-1l", PAGE)
+    assert "no training dynamics" in at.info[0].value
+    at = visit(dashboard_store, "bigram-0l", PAGE)
+    assert "`dynamics` analysis step skipped it" in at.info[0].value
+
+
+def test_phase_rule_text_falls_back():
+    spec = {"phase_rule_spec": {"score": "prefix_matching", "below": 0.2, "above": 0.7}}
+    assert tdd.phase_rule_text(spec) == (
+        "the best prefix_matching score of any head rose from below 0.2 to above 0.7")
+    assert tdd.phase_score(spec) == "prefix_matching"
+    assert "max induction score rises" in tdd.phase_rule_text(
+        {"phase_rule": "max induction score rises from < 0.1 to > 0.5"})
+    assert "does not record it" in tdd.phase_rule_text({})
+    assert tdd.phase_score({}) is None
+
+
+def test_dynamics_frames(dashboard_store):
+    dyn = tdd.dynamics(dashboard_store, "attn-only-2l")
+    assert list(dyn.checkpoints.columns[:3]) == ["step", "tokens_seen", "loss"]
+    assert "max_induction" in dyn.checkpoints and tdd.final_best(dyn) > 0.5
+    assert set(dyn.heads["score"]) == {"prev_token", "induction", "duplicate_token",
+                                       "prefix_matching", "first_token"}
+    assert dyn.attrs["phase_change"]["start_step"] == 8
+
+
+def test_scores_axis_fixed_only_for_fractions():
+    heads = pd.DataFrame({"step": [1, 2], "tokens_seen": [10, 20], "head": ["0.0", "0.0"],
+                          "score": ["induction"] * 2, "value": [0.1, 0.9]})
+    spec = training_dynamics_charts.scores_over_training(heads, ["induction"], None).to_dict()
+    assert spec["layer"][0]["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    spec = training_dynamics_charts.scores_over_training(heads, ["induction"], None,
+                                                         unit=False).to_dict()
+    assert "domain" not in spec["layer"][0]["encoding"]["y"]["scale"]
