@@ -18,10 +18,19 @@ help:
 	@echo "make test-slow  run the slow checks (preset trainings, large benchmarks)"
 	@echo "make bench      run the benchmarks in bench/ (figures go in bench/RESULTS.md)"
 
-$(VENV)/.runtime: requirements.txt
+# The project itself is installed in editable mode, so `import store` and `python -m jobs`
+# work from any directory. --no-build-isolation builds it with the venv's own setuptools
+# (torch depends on setuptools>=77, so requirements.txt brings it): nothing is downloaded.
+# Without setuptools (never expected), a .pth file naming the repository root does the same.
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	if $(PY) -c "import setuptools" 2>/dev/null; then \
+	  PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install -q --no-deps --no-build-isolation -e .; \
+	else \
+	  $(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'interp_lab.pth').write_text(str(pathlib.Path.cwd().resolve()) + chr(10))"; \
+	fi
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt

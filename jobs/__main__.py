@@ -10,6 +10,7 @@ Examples:
     python -m jobs train --model attn-only-2l --preset tiny --out checkpoints/tiny/attn-only-2l
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --steps heads \\
         --set heads.score_prompts=64
+    python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --prompts my_prompts.txt
     python -m jobs analyze --list-steps
 """
 
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="print every step, what it writes, what it needs and its settings")
     an.add_argument("--patching", type=Path, default=None,
                     help="prompt-pair file (TOML or JSON) with extra patching experiments")
+    an.add_argument("--prompts", type=Path, default=None, metavar="FILE",
+                    help="your own prompts, one per line (or a .json list of strings): the "
+                         "Attention page shows every head on them; on a complete run this adds "
+                         "them without redoing anything else (= --set prompts.file=FILE)")
     an.add_argument("--corpus", default=None, help="corpus for evaluation prompts")
     an.add_argument("--overwrite", action="store_true",
                     help="replace a complete run with the same id (kept until the new one is complete)")
@@ -149,6 +154,9 @@ def _check_analyze(args: argparse.Namespace) -> None:
         raise JobError(f"{args.checkpoint} has no config.json: not a checkpoint directory (--checkpoint)")
     if args.patching is not None and not args.patching.is_file():
         raise JobError(f"--patching {args.patching}: no such file")
+    if args.prompts is not None and not args.prompts.is_file():
+        raise JobError(f"--prompts {args.prompts}: no such file (one prompt per line, or a .json "
+                       "list of strings)")
     if args.run_id is not None and (not args.run_id or len(args.run_id) > 200
                                     or any(c in args.run_id for c in "/\\") or args.run_id.startswith(".")):
         raise JobError(f"--run-id {args.run_id!r}: use a plain name of at most 200 characters "
@@ -185,8 +193,9 @@ def _run(args: argparse.Namespace) -> None:
 
         analyze(AnalyzeConfig(checkpoint=args.checkpoint, store_root=args.store_root,
                               run_id=args.run_id, device=args.device, patching=args.patching,
-                              corpus=args.corpus, seed=args.seed, overwrite=args.overwrite,
-                              steps=steps, settings=settings))  # fmt: skip
+                              prompts=args.prompts, corpus=args.corpus, seed=args.seed,
+                              overwrite=args.overwrite, steps=steps,
+                              settings=settings))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

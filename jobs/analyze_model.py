@@ -4,6 +4,8 @@ Examples:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \\
         --run-id tiny-attn-only-2l --steps heads,circuits --set heads.score_prompts=64
+    python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \
+        --prompts my_prompts.txt          # adds your own prompts to the complete run
     python -m jobs analyze --list-steps
 
 Any checkpoint directory works (``config.json`` + ``model.safetensors`` with
@@ -21,7 +23,12 @@ Three ways a run is written, all crash-safe (``store.RunWriter``):
 - ``--overwrite``: a whole new run built beside the old one and swapped in when complete.
 
 The run's root attr ``steps`` records, per step, its settings, what it writes, and whether
-it ran or was skipped (and why); pages decide what to show from it.
+it ran or was skipped (and why); pages decide what to show from it. The root attr
+``findings`` holds what each step found, in words (``jobs.findings``): ``{step: [{"text",
+"kind", "refs"}, ...]}``. Both are merged on a rewrite: only the re-run steps' entries change.
+
+``--prompts FILE`` (one prompt per line, or a .json list of strings) runs the ``prompts``
+step on the user's prompts; on a complete run it adds them and redoes nothing else.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import JobError, provenance, resolve_device, seed_everything, use_all_cores
 from jobs.analysis_context import AnalysisContext, StepCheckpoint
 from jobs.data import prepare_data
+from jobs.findings import Finding
 from jobs.presets import PRESETS, TrainPreset
 from jobs.step_settings import SettingsError, build_config, settings_dict
 from jobs.steps import STEP_NAMES, Skipped, UnknownStepError, check_names, load_step, resolve_steps
@@ -65,6 +73,9 @@ class AnalyzeConfig:
     """'auto', 'cpu' or 'cuda'."""
     patching: Path | None = None
     """Optional prompt-pair file (TOML or JSON) with user patching experiments (= patching.file)."""
+    prompts: Path | None = None
+    """Optional file of the user's own prompts, one per line or a JSON list (= prompts.file); on a
+    complete run it adds them without redoing anything else."""
     corpus: str | None = None
     """Corpus for evaluation prompts when the checkpoint does not name one."""
     seed: int = 0
@@ -118,6 +129,8 @@ def _step_configs(cfg: AnalyzeConfig, preset: TrainPreset, plan: list[str], ckpt
     user = {step: dict(values) for step, values in cfg.settings.items()}
     if cfg.patching is not None:
         user.setdefault("patching", {})["file"] = cfg.patching
+    if cfg.prompts is not None:
+        user.setdefault("prompts", {})["file"] = cfg.prompts
     defaults = preset.analysis_defaults()
     try:
         check_names(list(user))
@@ -241,9 +254,29 @@ def _same_prompts(run: Any, ctx: AnalysisContext) -> None:
                            "add tokens to --steps to redo everything that depends on them")
 
 
+def _prompts_file_given(cfg: AnalyzeConfig) -> bool:
+    """True when the user named a prompts file (--prompts, or --set / --config prompts.file)."""
+    value = cfg.settings.get("prompts", {}).get("file")
+    named = value is not None and str(value).lower() not in ("", "none", "null")
+    return cfg.prompts is not None or named
+
+
+def _asked_steps(cfg: AnalyzeConfig, *, complete: bool) -> tuple[str, ...] | None:
+    """The steps asked for: a prompts file adds the prompts step, and on a complete run
+    ``--prompts FILE`` alone adds the prompts to it (rewrites only ``prompts/``)."""
+    steps = cfg.steps
+    if not _prompts_file_given(cfg):
+        return steps
+    if steps is None:
+        return ("prompts",) if complete else None
+    return steps if "prompts" in steps else (*steps, "prompts")
+
+
 def _run_steps(ctx: AnalysisContext, plan: list[str], configs: dict[str, Any], writer: RunWriter,
-               seed: int, progress: bool) -> dict[str, dict[str, Any]]:
+               seed: int, progress: bool) -> tuple[dict[str, dict[str, Any]], dict[str, list]]:
+    """Run each step of ``plan``; returns its ``steps`` record and its findings by step."""
     record: dict[str, dict[str, Any]] = {}
+    findings: dict[str, list[dict]] = {}
     bar = tqdm(plan, desc=f"analyze {ctx.run_id}", unit="step", disable=not progress)
     for name in bar:
         bar.set_postfix(step=name)
@@ -255,7 +288,33 @@ def _run_steps(ctx: AnalysisContext, plan: list[str], configs: dict[str, Any], w
                         "status": "skipped" if skipped else "done",
                         "reason": skipped.reason if skipped else None,
                         "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
-    return record
+        if outcome is not None and not skipped:
+            findings[name] = [_finding_dict(name, f) for f in outcome]
+    return record, findings
+
+
+def _finding_dict(step: str, finding: Any) -> dict[str, Any]:
+    if not isinstance(finding, Finding):
+        raise TypeError(f"step {step!r} returned {finding!r}; run() returns findings "
+                        "(jobs.findings.Finding), Skipped or None")
+    return finding.to_dict()
+
+
+def merge_findings(old: dict[str, list] | None, ran: list[str], new: dict[str, list]
+                   ) -> dict[str, list]:
+    """The run's ``findings`` attr after ``ran`` steps ran: their keys replaced, the rest kept.
+
+    A step that ran and had nothing to say (or was skipped) loses its old findings; steps
+    that did not run keep theirs. Keys follow the run order of ``STEP_NAMES``.
+
+    Examples:
+        >>> merge_findings({"heads": ["a"], "circuits": ["b"]}, ["heads"], {})
+        {'circuits': ['b']}
+    """
+    kept = {k: v for k, v in (old or {}).items() if k not in ran}
+    merged = kept | {k: v for k, v in new.items() if v}
+    order = [*STEP_NAMES, *sorted(set(merged) - set(STEP_NAMES))]
+    return {k: merged[k] for k in order if k in merged}
 
 
 def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: bool = True) -> Path:
@@ -270,12 +329,16 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
     run_id = cfg.run_id or checkpoint.name
     preset = preset or PRESETS.get(ckpt.preset_name, PRESETS["tiny"])
     old = _complete_run(cfg.store_root, run_id)
-    rewrite = old is not None and cfg.steps is not None and not cfg.overwrite
+    asked = _asked_steps(cfg, complete=old is not None and not cfg.overwrite)
+    rewrite = old is not None and asked is not None and not cfg.overwrite
     if old is not None and not rewrite and not cfg.overwrite:
         raise JobError(f"run {run_id!r} is already complete in {cfg.store_root}: pass --overwrite "
                        "to replace it (the old run is kept until the new one is complete), "
                        "--steps NAME,... to redo some steps, or another --run-id")
-    plan = _rewrite_plan(list(cfg.steps), _present_steps(old)) if rewrite else resolve_steps(cfg.steps or STEP_NAMES)
+    plan = (_rewrite_plan(list(asked), _present_steps(old)) if rewrite
+            else resolve_steps(asked or STEP_NAMES))
+    if rewrite and "prompts" in plan and "prompts" not in asked:
+        plan.remove("prompts")  # redone only for vocab: keep the user's prompts (same checkpoint)
     configs = _step_configs(cfg, preset, sorted(set(plan) | {"tokens"}), ckpt)
     use_all_cores()
     seed_everything(cfg.seed)
@@ -292,13 +355,14 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
                                       attrs=_run_attrs(ckpt, ctx, prompt_meta, device, cfg.seed))
     except StoreError as err:
         raise JobError(str(err)) from None
-    record = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
+    record, found = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
     steps = ({**(old.attrs.get("steps") or {})} if rewrite else {}) | record
+    findings = merge_findings(old.attrs.get("findings") if rewrite else None, plan, found)
     analysis = {"wall_time_s": time.perf_counter() - started,
                 "step_seconds": {n: r["seconds"] for n, r in steps.items()},
                 "steps": [n for n in STEP_NAMES if n in steps]}  # fmt: skip
     extra = {"rewrites": [*old.attrs.get("rewrites", []), {"steps": plan, "argv": provenance(device, cfg.seed)["argv"]}]} if rewrite else {}
-    writer.update_attrs(steps=steps, analysis=analysis, **extra)
+    writer.update_attrs(steps=steps, findings=findings, analysis=analysis, **extra)
     path = writer.finalize()
     print(f"analysed {checkpoint} -> {path} ({', '.join(plan)}) in {time.perf_counter() - started:.1f}s")
     return path

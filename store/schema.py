@@ -100,6 +100,10 @@ DIMS: dict[str, str] = {
     "dst_head": "composition: the later (reading) head",
     "trigram": "row of the skip-trigram table",
     "circuit_token": "source/query token with stored top OV/QK tokens: index into `circuits/token`",
+    "user_prompt": "index of one of the user's own prompts (`--prompts FILE`, `prompts/text`)",
+    "user_pos": "token position within a user prompt; BOS is 0, -1 pads past `prompts/length`",
+    "user_query_pos": "attention on user prompts: position that attends",
+    "user_key_pos": "attention on user prompts: position attended to",
 }
 """The one dimension vocabulary: shape comments, zarr dimension_names, xarray dims, axis titles."""
 
@@ -346,6 +350,20 @@ SCHEMA: dict[str, ArraySpec] = {
                                  doc="t-SNE coordinates (after PCA to 50 dims)"),
     "embeddings/explained_variance": ArraySpec(("embed_matrix", "pc"), "float32",
                                                doc="explained-variance ratio per component"),
+    # --- the user's own prompts (jobs/steps/prompts.py, --prompts FILE) -----------------
+    "prompts/text": ArraySpec(("user_prompt",), "string", doc="each user prompt as written"),
+    "prompts/tokens": ArraySpec(("user_prompt", "user_pos"), "int32",
+                                doc="user prompts as token ids, BOS first, -1 past each length"),
+    "prompts/length": ArraySpec(("user_prompt",), "int32", doc="tokens per user prompt, with BOS"),
+    "prompts/pattern": ArraySpec(("layer", "head", "user_prompt", "user_query_pos", "user_key_pos"),
+                                 "float16", {"layer": 1, "head": 1, "user_prompt": 1},
+                                 hook="blocks.{layer}.attn.hook_pattern",
+                                 doc="attention weights on the user prompts; 0 past each length"),
+    "prompts/norm_pattern": ArraySpec(("layer", "head", "user_prompt", "user_query_pos",
+                                       "user_key_pos"), "float16",
+                                      {"layer": 1, "head": 1, "user_prompt": 1},
+                                      doc="norm-based attention on the user prompts; 0 past "
+                                          "each length"),
     # --- QK / OV circuits (jobs/steps/circuits.py) ---------------------------------------
     "circuits/copying": ArraySpec(("layer", "head"), "float32",
                                   doc="OV eigenvalue copying score sum(l)/sum(|l|), in [-1, 1]"),
@@ -397,7 +415,7 @@ TOKEN_IDS: tuple[str, ...] = (
     "patching/*/wrong", "bigrams/token", "bigrams/follow_id", "bigrams/predict_id",
     "bigrams/corpus_follow_id", "bigrams/corpus_predict_id", "embeddings/token",
     "circuits/token", "circuits/ov_top_id", "circuits/qk_top_id", "circuits/trigram_src",
-    "circuits/trigram_dest", "circuits/trigram_out",
+    "circuits/trigram_dest", "circuits/trigram_out", "prompts/tokens",
 )  # fmt: skip
 """Arrays whose values are token ids (rows of ``vocab/token_str``; -1 = none). ``Run.read``
 gives them a ``token_str`` coordinate of the same dims."""

@@ -10,9 +10,11 @@ Every module ``jobs/steps/<name>.py`` exports the same four things:
 - ``NEEDS``: the steps whose stored output this one's output refers to (every step that
   indexes prompts needs ``tokens``); a subset run adds missing needs first.
 - ``run(ctx, cfg, writer)``: compute with ``interp_core.analysis`` from the shared
-  ``AnalysisContext`` and write through the ``RunWriter``. It returns ``None``, or a
-  ``Skipped("reason")`` when the step does not apply to this model (a 0-layer model has no
-  heads); the reason is recorded in the run's attrs so pages can say why.
+  ``AnalysisContext`` and write through the ``RunWriter``. It returns its *findings* (a list
+  of ``jobs.findings.Finding``: short sentences generated from its results, stored in the
+  run's root attr ``findings`` under the step's name), ``None`` when it has nothing to say,
+  or a ``Skipped("reason")`` when the step does not apply to this model (a 0-layer model has
+  no heads); the reason is recorded in the run's attrs so pages can say why.
 
 ``STEP_NAMES`` lists them in run order. It is plain data: reading it (and checking a
 ``--steps`` list against it) imports neither torch nor any step module.
@@ -31,7 +33,7 @@ import importlib
 from types import ModuleType
 
 STEP_NAMES: tuple[str, ...] = (
-    "tokens", "vocab", "weights", "activations", "patterns", "training",
+    "tokens", "prompts", "vocab", "weights", "activations", "patterns", "training",
     "heads", "dynamics", "attribution", "neurons", "patching", "bigrams", "embeddings", "circuits",
 )  # fmt: skip
 """Every analysis step, in the order a full analysis runs them."""

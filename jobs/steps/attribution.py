@@ -15,6 +15,10 @@ Writes (all declared in ``store/schema.py``):
   plus the correct token's rank and log-prob and the KL to the final output. The frozen
   (additive) view is the running sum of ``dla/correct`` over blocks.
 
+Findings (``describe``): the components with the largest mean
+direct attribution to logit(correct) - logit(rival), and the logit lens's top-1 accuracy
+after the embeddings and at the output.
+
 Subset: the first ``max_prompts`` evaluation prompts (all of them at the tiny and cpu
 presets), every position. 0-layer models are attributed too (embeddings and biases only).
 
@@ -25,6 +29,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,6 +43,7 @@ from interp_core.analysis import (
     logit_lens_summary,
 )
 from jobs.analysis_context import AnalysisContext
+from jobs.findings import DLA_FLOOR, Finding, fmt_pct, join_words
 from store import RunWriter, hook_names
 
 WRITES = ("dla/", "logit_lens/")
@@ -71,9 +78,86 @@ def _names(ctx: AnalysisContext) -> list[str]:
     return names
 
 
+def component_refs(labels: list[str], n_layers: int, n_heads: int) -> list[dict]:
+    """Structured refs of DLA rows: ``component`` (the label), ``layer``, and ``head`` for heads."""
+    heads = {f"L{layer}H{head}": (layer, head)
+             for layer in range(n_layers) for head in range(n_heads)}  # fmt: skip
+    refs = []
+    for label, layer in zip(labels, component_layers(labels, n_layers)):
+        ref: dict = {"component": label, "layer": int(layer)}
+        if label in heads:
+            ref["head"] = heads[label][1]
+        refs.append(ref)
+    return refs
+
+
+def describe(
+    components: Sequence[Mapping[str, Any]],
+    mean_logit_diff: np.ndarray,
+    lens_labels: Sequence[str],
+    lens_top1: np.ndarray,
+    n_prompts: int,
+) -> list[Finding]:
+    """The components that push the correct token above its rival, and the logit lens's accuracy.
+
+    Args:
+        components: per DLA row, structured refs (``component``, ``layer``, and ``head`` for
+            heads), in ``dla/component`` order.
+        mean_logit_diff: [component] mean DLA to logit(correct) - logit(rival) over every
+            prompt and position with a next token.
+        lens_labels: ``logit_lens/resid_label`` (0_pre, ..., final_post).
+        lens_top1: [resid_layer] share of positions where the correct token is the lens's top-1.
+        n_prompts: prompts attributed.
+    """
+    out: list[Finding] = []
+    values = np.asarray(mean_logit_diff, dtype=np.float64)
+    ranked = [int(i) for i in np.argsort(-np.nan_to_num(values, nan=-np.inf))]
+    order = [i for i in ranked if values[i] >= DLA_FLOOR][:3]
+    what = (
+        f"mean direct logit attribution to logit(correct) - logit(top rival) over "
+        f"{n_prompts} prompts"
+    )
+    if order:
+        shown = join_words([f"{components[i]['component']} ({values[i]:+.2f})" for i in order])
+        out.append(
+            Finding(
+                f"the components that push the correct next token above the model's "
+                f"top rival most directly are {shown} ({what})",
+                "result",
+                {
+                    "components": [dict(components[i]) for i in order],
+                    "values": [float(values[i]) for i in order],
+                },
+            )
+        )
+    elif ranked:
+        best = ranked[0]
+        out.append(
+            Finding(
+                f"no component adds {DLA_FLOOR} logits or more to the correct next "
+                f"token's lead over the model's top rival: the largest is "
+                f"{components[best]['component']} ({values[best]:+.2f}; {what})",
+                "null",
+                {"components": [dict(components[best])], "values": [float(values[best])]},
+            )
+        )
+    if len(lens_labels) >= 2:
+        first, final = float(lens_top1[0]), float(lens_top1[-1])
+        out.append(
+            Finding(
+                f"the logit lens reads the correct next token as top-1 at {fmt_pct(first)} of "
+                f"positions after the embeddings ({lens_labels[0]}) and {fmt_pct(final)} at the "
+                f"output ({lens_labels[-1]})",
+                "result",
+                {"resid_labels": [lens_labels[0], lens_labels[-1]], "values": [first, final]},
+            )
+        )
+    return out
+
+
 @torch.no_grad()
-def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
-    """Compute and write ``dla/*`` and ``logit_lens/*`` for the evaluation prompts."""
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
+    """Compute and write ``dla/*`` and ``logit_lens/*``; findings: top components, lens accuracy."""
     model, names = ctx.model, _names(ctx)
     tokens = ctx.eval_tokens[:cfg.max_prompts]
     P, T = tokens.shape
@@ -112,10 +196,15 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     writer.write("dla/rival", rival)
     lens_meta = {"ln_mode": "recompute", "last_pos": "no next token: rank/logprob meaningless"}
     n_points = lens["top_ids"].shape[0]
-    writer.write("logit_lens/resid_label",
-                 np.asarray([f"{l}_pre" for l in range(n_points - 1)] + ["final_post"], dtype=object))  # fmt: skip
+    lens_labels = [f"{l}_pre" for l in range(n_points - 1)] + ["final_post"]  # fmt: skip
+    writer.write("logit_lens/resid_label", np.asarray(lens_labels, dtype=object))
     writer.write("logit_lens/top_ids", lens["top_ids"].astype(np.int32), **lens_meta)
     writer.write("logit_lens/top_probs", lens["top_probs"].astype(np.float32), **lens_meta)
     writer.write("logit_lens/correct_rank", lens["correct_rank"].astype(np.int32), **lens_meta)
     writer.write("logit_lens/correct_logprob", lens["correct_logprob"].astype(np.float32), **lens_meta)
     writer.write("logit_lens/kl_to_final", lens["kl_to_final"].astype(np.float32), **lens_meta)
+    top1 = (lens["correct_rank"][:, :, :-1] == 0).mean(axis=(1, 2)) if T > 1 else np.zeros(n_points)
+    no_next = np.full(len(all_labels), np.nan)
+    mean_diff = np.nanmean(diff[:, :, :-1], axis=(1, 2)) if T > 1 else no_next  # [component]
+    return describe(component_refs(all_labels, ctx.cfg.n_layers, ctx.cfg.n_heads),
+                    mean_diff, lens_labels, top1, n_prompts=P)

@@ -15,6 +15,10 @@ and, when the training corpus is known, the same lists from the corpus
 model) per token). Without a corpus (foreign checkpoints) the corpus arrays are absent and
 the attrs say why. Nothing is V x V: rows and columns are computed in blocks of 1024.
 
+Findings (``describe``): the top-1 agreement with the corpus next to
+the baseline of always guessing the most frequent token (``unigram_agreement_top<N>``), or
+that the direct path does no better, or that there is no corpus to compare with.
+
 Settings: ``n_tokens`` (N), ``k`` (list length), ``max_stream`` (corpus tokens used),
 ``agreement_top`` (the headline agreement's token count).
 
@@ -25,12 +29,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
 from interp_core.analysis import bigram_kl, bigram_table, corpus_bigrams, follow_topk, predict_topk
 from jobs.analysis_context import AnalysisContext
+from jobs.findings import Finding, fmt_num, fmt_pct
 from store import RunWriter
 
 WRITES = ("bigrams/",)
@@ -63,6 +70,7 @@ def _compare_with_corpus(ctx: AnalysisContext, cfg: Config, table, ids: np.ndarr
     kl = bigram_kl(table, corpus)
     seen = corpus.count > 0
     agree = (follow_ids[:, 0] == corpus.follow_ids[:, 0]) & seen
+    guess = (corpus.follow_ids[:, 0] == ids[0]) & seen  # always guessing the most frequent token
     top = slice(0, cfg.agreement_top)
     weights = corpus.count[seen] / max(corpus.count[seen].sum(), 1)
     nan = float("nan")
@@ -72,6 +80,9 @@ def _compare_with_corpus(ctx: AnalysisContext, cfg: Config, table, ids: np.ndarr
         "agreement_top": cfg.agreement_top,
         "top1_agreement": float(agree[seen].mean()) if seen.any() else nan,
         f"top1_agreement_top{cfg.agreement_top}": float(agree[top][seen[top]].mean()) if seen[top].any() else nan,
+        f"unigram_agreement_top{cfg.agreement_top}": (float(guess[top][seen[top]].mean())
+                                                      if seen[top].any() else nan),
+        "unigram_guess": int(ids[0]),
         "mean_kl": float(np.nanmean(kl)) if seen.any() else nan,
         "count_weighted_kl": float((kl[seen] * weights).sum()),
     }
@@ -83,8 +94,60 @@ def _compare_with_corpus(ctx: AnalysisContext, cfg: Config, table, ids: np.ndarr
     return summary, corpus.count
 
 
-def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
-    """Write the ``bigrams/*`` arrays for ``ctx.model``."""
+def describe(summary: Mapping[str, Any]) -> list[Finding]:
+    """The direct path's agreement with the corpus's bigrams, against always guessing one token.
+
+    Args:
+        summary: the bigrams step's summary (``bigrams/token`` attrs): ``corpus``,
+            ``agreement_top``, ``top1_agreement_top<N>``, ``unigram_agreement_top<N>``,
+            ``mean_kl``, ``n_tokens``.
+    """
+    if not summary.get("corpus"):
+        return [
+            Finding(
+                "the checkpoint names no training corpus, so the bigram table is not "
+                "compared with the true bigrams",
+                "null",
+                {},
+            )
+        ]
+    top = summary["agreement_top"]
+    agree = summary.get(f"top1_agreement_top{top}")
+    base = summary.get(f"unigram_agreement_top{top}")
+    kl = summary.get("mean_kl")
+    if agree is None:
+        return [
+            Finding(
+                f"none of the {top} most frequent tokens occurs in the counted corpus", "null", {}
+            )
+        ]
+    kl_text = f"; mean KL(corpus || model) {fmt_num(kl)} nats" if kl is not None else ""
+    refs = {"values": [agree, base], "tokens": int(top)}
+    if base is not None and agree <= base:
+        return [
+            Finding(
+                f"the direct path predicts next tokens no better than always guessing the "
+                f"most frequent token: its top-1 matches the corpus's for {fmt_pct(agree)} of "
+                f"the {top} most frequent tokens, the guess for {fmt_pct(base)}{kl_text}",
+                "null",
+                refs,
+            )
+        ]
+    base_text = (
+        f" (always guessing the most frequent token: {fmt_pct(base)})" if base is not None else ""
+    )
+    return [
+        Finding(
+            f"the direct path's most likely next token matches the corpus's for "
+            f"{fmt_pct(agree)} of the {top} most frequent tokens{base_text}{kl_text}",
+            "result",
+            refs,
+        )
+    ]
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
+    """Write the ``bigrams/*`` arrays for ``ctx.model``; findings: agreement with the corpus."""
     k = min(cfg.k, ctx.cfg.d_vocab)
     ids, counts, source = ctx.frequent_tokens(cfg.n_tokens)
     table = bigram_table(ctx.model)
@@ -115,3 +178,4 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
     writer.write("bigrams/row_lse", as_np(row_lse, np.float32))
     summary = {key: (None if isinstance(v, float) and np.isnan(v) else v) for key, v in summary.items()}
     writer.write("bigrams/token", ids.astype(np.int32), **summary)
+    return describe(summary)

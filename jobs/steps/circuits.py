@@ -19,6 +19,11 @@ Writes (declared in ``store/schema.py``):
   ``trigram_candidates`` (default 2000) most frequent source tokens, ``trigram_rows`` (50)
   rows per head (deeper models too with ``--set circuits.skip_trigrams=true``).
 
+Findings (``describe``): copying (and anti-copying) heads, heads whose
+OV maps most tokens to themselves, a caveat for each copying head with low top-1 accuracy
+(the two numbers answer different questions), and the strongest composition per mode
+against the random baseline (or that none stands out).
+
 0-layer models are skipped. Nothing is V x V: rows are computed in blocks.
 
 Example:
@@ -28,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -42,6 +48,9 @@ from interp_core.analysis import (
     skip_trigrams,
 )
 from jobs.analysis_context import AnalysisContext
+from jobs.findings import (COMPOSITION_RATIO, COPYING_THRESHOLD, OV_TOP1_HIGH, OV_TOP1_LOW, Finding,
+                           best_head, fmt_num, head_name, head_ref, heads_refs, list_heads,
+                           ranked_heads)
 from jobs.steps import Skipped
 from store import RunWriter
 
@@ -81,7 +90,9 @@ def _np(t: torch.Tensor, dtype) -> np.ndarray:
 
 
 @torch.no_grad()
-def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter) -> None:
+def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter
+              ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Write the per-head OV/QK tables; returns OV top-1 and top-5 accuracy and their row count."""
     cfg = ctx.cfg
     L, H = cfg.n_layers, cfg.n_heads
     k = min(settings.k, cfg.d_vocab)
@@ -112,26 +123,163 @@ def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter)
     writer.write("circuits/ov_top_value", ov_val)
     writer.write("circuits/qk_top_id", qk_id)
     writer.write("circuits/qk_top_value", qk_val)
+    return top1, top5, len(acc_rows)
 
 
-def run(ctx: AnalysisContext, settings: Config, writer: RunWriter) -> Skipped | None:
-    """Write the ``circuits/*`` arrays for ``ctx.model``."""
+def describe(
+    copying: np.ndarray,
+    ov_top1: np.ndarray,
+    ov_top5: np.ndarray,
+    accuracy_rows: int,
+    comp_raw: np.ndarray | None = None,
+    baseline: float | None = None,
+    modes: Sequence[str] = ("Q", "K", "V"),
+) -> list[Finding]:
+    """Copying heads, heads that map tokens to themselves, the caveat between them, composition.
+
+    Args:
+        copying: [layer, head] OV eigenvalue copying score in [-1, 1].
+        ov_top1, ov_top5: [layer, head] full-OV top-k accuracy over ``accuracy_rows`` tokens.
+        comp_raw: [mode, src_layer, src_head, dst_layer, dst_head] raw composition scores
+            (0 where dst_layer <= src_layer; None for 1-layer models).
+        baseline: the random-pair composition baseline.
+        modes: composition mode names, in ``comp_raw`` order.
+    """
+    copying, top1, top5 = (np.asarray(a, dtype=np.float64) for a in (copying, ov_top1, ov_top5))
+    out: list[Finding] = []
+    heads = ranked_heads(copying >= COPYING_THRESHOLD, copying)
+    if heads:
+        listed, nums = list_heads(heads, [copying[h] for h in heads])
+        out.append(
+            Finding(
+                f"{listed} {'has a' if len(heads) == 1 else 'have'} copying OV "
+                f"circuit{'' if len(heads) == 1 else 's'} (eigenvalue copying score "
+                f"{nums}; threshold {COPYING_THRESHOLD})",
+                "result",
+                heads_refs(
+                    heads, [copying[h] for h in heads], score="copying", threshold=COPYING_THRESHOLD
+                ),
+            )
+        )
+    else:
+        best = best_head(copying)
+        out.append(
+            Finding(
+                f"no head's OV circuit copies: the highest eigenvalue copying score is "
+                f"{fmt_num(copying[best])} (head {head_name(*best)}), below "
+                f"{COPYING_THRESHOLD}",
+                "null",
+                heads_refs([best], [copying[best]], score="copying", threshold=COPYING_THRESHOLD),
+            )
+        )
+    anti = ranked_heads(copying <= -COPYING_THRESHOLD, -copying)
+    if anti:
+        listed, nums = list_heads(anti, [copying[h] for h in anti])
+        them = (
+            "it lowers the tokens it attends to"
+            if len(anti) == 1
+            else "they lower the tokens they attend to"
+        )
+        out.append(
+            Finding(
+                f"{listed} {'is' if len(anti) == 1 else 'are'} anti-copying (eigenvalue "
+                f"copying score {nums}): {them}",
+                "result",
+                heads_refs(anti, [copying[h] for h in anti], score="copying"),
+            )
+        )
+    mappers = ranked_heads(top1 >= OV_TOP1_HIGH, top1)
+    if mappers:
+        listed, nums = list_heads(mappers, [top1[h] for h in mappers])
+        out.append(
+            Finding(
+                f"the OV circuit of {listed} maps most source tokens to themselves "
+                f"(top-1 accuracy {nums} over the {accuracy_rows} most frequent tokens)",
+                "result",
+                heads_refs(
+                    mappers, [top1[h] for h in mappers], score="ov_top1", threshold=OV_TOP1_HIGH
+                ),
+            )
+        )
+    for layer, head in heads:
+        if top1[layer, head] >= OV_TOP1_LOW:
+            continue
+        out.append(
+            Finding(
+                f"head {head_name(layer, head)}: copying score {fmt_num(copying[layer, head])} "
+                f"but OV top-1 accuracy {fmt_num(top1[layer, head])} (top-5 "
+                f"{fmt_num(top5[layer, head])}). No contradiction: the eigenvalue score says the "
+                "OV circuit's eigenvalues are mostly positive (it tends to raise the tokens it "
+                "reads), while top-1 accuracy asks whether "
+                "the source token itself is the single most raised token over the whole vocabulary "
+                f"(measured on the {accuracy_rows} most frequent source tokens)",
+                "caveat",
+                heads_refs(
+                    [(layer, head)],
+                    [copying[layer, head], top1[layer, head]],
+                    scores=["copying", "ov_top1"],
+                ),
+            )
+        )
+    if comp_raw is not None and baseline is not None and comp_raw.size:
+        raw = np.nan_to_num(np.asarray(comp_raw, dtype=np.float64), nan=-np.inf)
+        found = []
+        for m, mode in enumerate(modes):
+            idx = np.unravel_index(int(np.argmax(raw[m])), raw[m].shape)
+            found.append((float(raw[m][idx]), mode, tuple(int(i) for i in idx)))
+        strong = [f for f in found if f[0] >= COMPOSITION_RATIO * baseline]
+        for value, mode, (sl, sh, dl, dh) in sorted(strong, reverse=True):
+            out.append(
+                Finding(
+                    f"strongest {mode}-composition: head {head_name(sl, sh)} -> head "
+                    f"{head_name(dl, dh)} ({fmt_num(value)}, {value / baseline:.1f}x the random "
+                    "baseline "
+                    f"{fmt_num(baseline)})",
+                    "result",
+                    {
+                        "mode": mode,
+                        "heads": [head_ref(sl, sh), head_ref(dl, dh)],
+                        "values": [value, float(baseline)],
+                    },
+                )
+            )
+        if not strong:
+            value, mode, (sl, sh, dl, dh) = max(found)
+            out.append(
+                Finding(
+                    f"no composition score reaches {COMPOSITION_RATIO:g}x the random baseline "
+                    f"{fmt_num(baseline)}: the strongest is {fmt_num(value)} ({mode}-composition, "
+                    "head "
+                    f"{head_name(sl, sh)} -> head {head_name(dl, dh)})",
+                    "null",
+                    {
+                        "mode": mode,
+                        "heads": [head_ref(sl, sh), head_ref(dl, dh)],
+                        "values": [value, float(baseline)],
+                    },
+                )
+            )
+    return out
+
+
+def run(ctx: AnalysisContext, settings: Config, writer: RunWriter) -> Skipped | list[Finding]:
+    """Write the ``circuits/*`` arrays; findings: copying heads, the caveat, composition."""
     cfg = ctx.cfg
     if cfg.n_layers == 0:
         return Skipped("a 0-layer model has no attention heads, so no QK or OV circuits")
     folded = fold_model(ctx.model)
     convention = "folded model; token vectors LNPre(W_E); row convention [source/query, out/key]"
-    writer.write(
-        "circuits/copying",
-        _np(all_ov_copying_scores(folded, fold=False), np.float32),
-        convention=convention,
-    )
-    _per_head(ctx, settings, folded, writer)
+    copying = _np(all_ov_copying_scores(folded, fold=False), np.float32)
+    writer.write("circuits/copying", copying, convention=convention)
+    top1, top5, rows = _per_head(ctx, settings, folded, writer)
+    comp = {}
     if cfg.n_layers >= 2:
         raw, minus = zip(*(composition_scores(folded, mode, fold=False) for mode in MODES))
         base = composition_baseline(cfg.d_model, cfg.d_head)
+        comp_raw = _np(torch.stack(raw), np.float32)
+        comp = {"comp_raw": comp_raw, "baseline": base, "modes": MODES}
         writer.write("circuits/comp_mode", np.asarray(MODES, dtype=object))
-        writer.write("circuits/comp_raw", _np(torch.stack(raw), np.float32), baseline=base)
+        writer.write("circuits/comp_raw", comp_raw, baseline=base)
         writer.write(
             "circuits/comp",
             _np(torch.stack(minus), np.float32),
@@ -152,4 +300,4 @@ def run(ctx: AnalysisContext, settings: Config, writer: RunWriter) -> Skipped | 
             writer.write(
                 f"circuits/trigram_{name}", np.asarray(column).astype(dtypes.get(name, np.int32))
             )
-    return None
+    return describe(copying, top1, top5, rows, **comp)

@@ -10,6 +10,9 @@ preset, capped at the vocabulary; the context's frequency order) it writes:
 - ``embeddings/explained_variance`` [embed_matrix, pc] (first 10 components; PCA is
   fitted on the same N tokens).
 
+Findings (``describe``): the share of variance the first two
+principal components hold, with a caveat when it is under half (the map then misleads).
+
 t-SNE: scikit-learn Barnes-Hut after PCA to 50 dims, seeded. Settings: ``tsne_iter``
 (default 500; 300 for the tiny preset so the step stays under ~10 s on 2 cores),
 ``tsne_perplexity``, ``tsne_jobs`` (threads; by default 1 on machines with <= 2 cores, where
@@ -23,11 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from interp_core.analysis import CATEGORIES, embedding_vectors, pca, token_categories, tsne
 from jobs.analysis_context import AnalysisContext
+from jobs.findings import MAP_SHARE, Finding, fmt_pct, join_words
 from store import RunWriter
 
 WRITES = ("embeddings/",)
@@ -66,8 +71,44 @@ class Config:
             raise ValueError(f"tsne_jobs={self.tsne_jobs}: must be at least 1")
 
 
-def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
-    """Write the ``embeddings/*`` arrays for ``ctx.model``."""
+def describe(
+    matrices: Sequence[str], explained: np.ndarray, n_tokens: int
+) -> list[Finding]:
+    """How much of the embedding vectors' variance the 2-D PCA maps show.
+
+    Args:
+        matrices: names of the mapped matrices (``W_E``, ``W_U``).
+        explained: [matrix, pc] explained-variance ratio.
+        n_tokens: tokens mapped.
+    """
+    explained = np.asarray(explained, dtype=np.float64)
+    shares = explained[:, :2].sum(axis=1)
+    parts = join_words([f"{fmt_pct(s)} ({m})" for m, s in zip(matrices, shares)])
+    refs = {"matrices": list(matrices), "values": [float(s) for s in shares]}
+    low = [m for m, s in zip(matrices, shares) if s < MAP_SHARE]
+    out = [
+        Finding(
+            f"the first two principal components hold {parts} of the variance of the "
+            f"{n_tokens} most frequent tokens' vectors",
+            "result",
+            refs,
+        )
+    ]
+    if low:
+        out.append(
+            Finding(
+                f"the PCA map{'s' if len(low) > 1 else ''} of {join_words(low)} show"
+                f"{'' if len(low) > 1 else 's'} less than {fmt_pct(MAP_SHARE)} of the "
+                "variance: tokens far apart in the model can land side by side",
+                "caveat",
+                refs | {"matrices": low},
+            )
+        )
+    return out
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
+    """Write the ``embeddings/*`` arrays; findings: the variance the 2-D PCA maps show."""
     n = min(cfg.n_tokens, ctx.cfg.d_vocab)
     n_iter, perplexity = cfg.tsne_iter, cfg.tsne_perplexity
     cores = os.cpu_count() or 1
@@ -106,3 +147,4 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
             seed=0,
         )
     writer.write("embeddings/explained_variance", ratio)
+    return describe(MATRICES, ratio, len(ids))

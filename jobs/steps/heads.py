@@ -6,6 +6,10 @@ Writes (all declared in ``store/schema.py``):
   of documentation per score and ``unit_scores``: the scores that are fractions in [0, 1]);
 - ``heads/label`` [layer, head]: the taxonomy label; its attrs hold the rules and thresholds.
 
+Findings (``describe``): the heads each rule of ``LABEL_RULES`` names with
+their scores, or, when none does, the best score and its head ("no head reaches the
+induction threshold 0.4: ..."); and how the rest split into positional / content / mixed.
+
 Scores on natural text use the first ``score_prompts`` evaluation prompts (bounded memory
 at the ``gpu`` preset); RRT scores use every RRT prompt; prefix matching uses the RRT body
 repeated three times. ``first_token_norm`` is the norm-based share on position 0 over every
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +34,8 @@ from interp_core.analysis import (LABEL_RULES, POSITIONAL_RULES, SCORE_DOCS, UNI
                                   bos_norm_share, kobayashi_norms, label_heads, pattern_scores,
                                   positional_scores, summarise_labels, tl_detect_heads)
 from jobs.analysis_context import BOS_NORM_SHARE, AnalysisContext
+from jobs.findings import (Finding, article, best_head, fmt_num, head_name, heads_refs, join_words,
+                           list_heads, ranked_heads)
 from jobs.steps import Skipped
 from store import RunWriter, hook_names
 
@@ -85,8 +92,83 @@ def _prompt_patterns(ctx: AnalysisContext, n_prompts: int) -> tuple[torch.Tensor
     return nat, pats, rrt3, n3
 
 
-def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | None:
-    """Score and label every head of ``ctx.model``."""
+_LABEL_WORDS = {"induction": "induction", "duplicate_token": "duplicate-token",
+                "previous_token": "previous-token", "current_token": "current-token",
+                "first_token": "first-token"}  # fmt: skip
+
+
+def describe(
+    scores: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    rules: Sequence[tuple[str, str, float]] = LABEL_RULES,
+    positional_rules: Mapping[str, float] = POSITIONAL_RULES,
+) -> list[Finding]:
+    """Which heads each taxonomy rule names, or the best score when none reaches its threshold.
+
+    Args:
+        scores: score column -> [layer, head] (the heads step's table).
+        labels: [layer, head] taxonomy labels (``label_heads`` of the same table).
+        rules: (label, score column, threshold), as ``LABEL_RULES``.
+        positional_rules: thresholds of the positional / content / mixed fallback.
+    """
+    labels = np.asarray(labels).astype(str)
+    rule_labels = {label for label, _, _ in rules}
+    out: list[Finding] = []
+    for label, column, threshold in rules:
+        if column not in scores:
+            continue
+        values = np.asarray(scores[column], dtype=np.float64)
+        word = _LABEL_WORDS.get(label, label.replace("_", "-"))
+        named = ranked_heads(labels == label, values)
+        refs = {"label": label, "score": column, "threshold": threshold}
+        if named:
+            heads, nums = list_heads(named, [values[h] for h in named])
+            noun = f"{article(word)} {word} head" if len(named) == 1 else f"{word} heads"
+            verb = "is" if len(named) == 1 else "are"
+            out.append(
+                Finding(
+                    f"{heads} {verb} {noun} ({column} score {nums}; threshold {threshold})",
+                    "result",
+                    heads_refs(named, [values[h] for h in named], **refs),
+                )
+            )
+            continue
+        best = best_head(values)
+        if values[best] > threshold and labels[best] in rule_labels:  # an earlier rule named it
+            text = (
+                f"no head is labelled {word}: head {head_name(*best)} has {column} score "
+                f"{fmt_num(values[best])}, above {threshold}, but an earlier rule names it "
+                f"{labels[best].replace('_', '-')}"
+            )
+        else:
+            text = (
+                f"no head reaches the {word} threshold {threshold}: the best {column} score "
+                f"is {fmt_num(values[best])} (head {head_name(*best)})"
+            )
+        out.append(Finding(text, "null", heads_refs([best], [values[best]], **refs)))
+    rest = [lab for lab in ("positional", "content", "mixed") if (labels == lab).any()]
+    if rest:
+        counts = [f"{int((labels == lab).sum())} {lab}" for lab in rest]
+        n, total = int(sum((labels == lab).sum() for lab in rest)), labels.size
+        who = (
+            f"none of the {total} heads matches a score rule"
+            if n == total
+            else f"{n} of {total} heads match no score rule"
+        )
+        out.append(
+            Finding(
+                f"{who}: {join_words(counts)} (by how much the pattern depends on position: "
+                f"positional_inv > {positional_rules['inv_positional']} positional, "
+                f"< {positional_rules['inv_content']} content, else mixed)",
+                "result",
+                {"labels": {lab: int((labels == lab).sum()) for lab in rest}},
+            )
+        )
+    return out
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | list[Finding]:
+    """Score and label every head of ``ctx.model``; findings: the heads each rule names."""
     if ctx.cfg.n_layers == 0:
         return Skipped("a 0-layer model has no attention heads")
     nat, rrt, rrt3, n3 = _prompt_patterns(ctx, cfg.score_prompts)
@@ -118,4 +200,4 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | None:
                      "positional_inv > 0.9 and positional_frac > 0.5 (or no score variance), "
                      "content if positional_inv < 0.5, otherwise mixed")
     writer.update_attrs(heads={"by_label": summarise_labels(labels)})
-    return None
+    return describe(table, labels)

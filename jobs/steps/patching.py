@@ -22,6 +22,18 @@ difference on the clean prompts), ``positions`` (positions the sweeps cover), th
 answers. Root attr ``patching`` maps each experiment to its metric, direction and meaning
 (or to ``skipped`` with the reason, e.g. when clean and corrupted metrics coincide).
 
+Nothing to explain: every experiment's attrs say whether there is a signal to patch at all
+(``signal``, ``signal_note``, ``signal_rule``). Per pair, d = LD_clean - LD_corrupted (the
+logit difference answer - wrong at the metric position); the signal is there when
+``|mean(d)| >= SIGNAL_SE * SE`` (2 standard errors of the mean over pairs) and ``|mean(d)| >=
+SIGNAL_FLOOR`` (0.1 logits; with one pair, the floor alone). Without it the normalised metric
+divides by noise: the maps are still written, but ``signal`` is False and the finding says so
+in words.
+
+Findings (``describe``): per experiment, the heads whose output alone
+restores at least ``RESTORE_FLOOR`` of the logit difference, or that nothing stands out, or
+that the experiment has nothing to explain.
+
 Subset: when layer x head x pos exceeds ``max_cells`` the per-position sweeps cover an
 evenly spaced subset of positions (always including the metric position); ``positions``
 lists them.
@@ -35,7 +47,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,10 +71,22 @@ from interp_core.prompt_pairs import PromptPairError, PromptPairs, load_prompt_p
 from interp_core.tokenizers import Tokenizer
 from jobs._common import JobError
 from jobs.analysis_context import AnalysisContext
+from jobs.findings import (RESTORE_FLOOR, Finding, best_head, fmt_num, head_name, heads_refs,
+                           list_heads, ranked_heads)
 from store import RunWriter
 
 WRITES = ("patching/",)
 NEEDS = ("tokens",)
+
+SIGNAL_SE = 2.0
+"""A clean - corrupted gap is a signal when it is at least this many standard errors..."""
+SIGNAL_FLOOR = 0.1
+"""...and at least this many logits: a smaller gap changes the answer's odds by under 11%,
+nothing to explain however steady it is."""
+SIGNAL_RULE = (f"signal when |mean over pairs of (LD_clean - LD_corrupted)| >= {SIGNAL_SE:g} "
+               f"standard errors of that mean and >= {SIGNAL_FLOOR} logits (one pair: the floor "
+               "alone); LD = logit(answer) - logit(wrong) at the metric position")
+"""The rule, as stored in each experiment's ``signal_rule`` attr."""
 
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """What a user experiment may be called: it becomes the store group ``patching/<name>``."""
@@ -125,6 +151,45 @@ def sweep_positions(n_layers: int, n_heads: int, length: int, metric_pos: int, m
     return sorted(subset | {metric_pos % length})
 
 
+def logit_diff_signal(clean_ld: np.ndarray, corrupted_ld: np.ndarray) -> dict:
+    """Whether the clean and corrupted runs differ by more than noise (see ``SIGNAL_RULE``).
+
+    Args:
+        clean_ld, corrupted_ld: [pair] logit difference answer - wrong of each run.
+
+    Returns:
+        ``{"signal": bool, "signal_note": str, "signal_rule": str, "logit_diff_gap": float,
+        "logit_diff_gap_se": float | None}``.
+
+    Examples:
+        >>> logit_diff_signal(np.array([-0.63, -0.60]), np.array([-0.58, -0.59]))["signal"]
+        False
+    """
+    gap = np.asarray(clean_ld, np.float64) - np.asarray(corrupted_ld, np.float64)  # [pair]
+    n, mean = gap.size, float(gap.mean())
+    se = float(gap.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    size = abs(mean)
+    if size < SIGNAL_FLOOR:
+        signal, note = False, (f"a gap of {mean:+.3f} logits is below the floor of {SIGNAL_FLOOR}: "
+                               "the corruption hardly changes the answer")
+    elif se is not None and size < SIGNAL_SE * se:
+        signal, note = False, (f"a gap of {mean:+.3f} logits is within noise ({SIGNAL_SE:g} "
+                               f"standard errors = {SIGNAL_SE * se:.3f} over {n} pairs)")
+    else:
+        pairs = f"{n} pair{'s' * (n > 1)}"
+        many = f"{size / se:.1f} standard errors over {pairs}" if se else pairs
+        signal, note = True, f"a gap of {mean:+.3f} logits ({many})"
+    return {"signal": signal, "signal_note": note, "signal_rule": SIGNAL_RULE,
+            "logit_diff_gap": mean, "logit_diff_gap_se": se}
+
+
+def _pair_logit_diffs(logits: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor,
+                      pos: int) -> np.ndarray:
+    """[pair] logit(answer) - logit(wrong) at ``pos`` (the per-pair terms of ``logit_diff``)."""
+    last = logits[:, pos].float()  # [pair, d_vocab]
+    return (last.gather(-1, answer[:, None]) - last.gather(-1, wrong[:, None]))[:, 0].cpu().numpy()
+
+
 def _granularities(ctx: AnalysisContext) -> list[str]:
     skip = {"resid_mid", "mlp_out"} if ctx.cfg.attn_only else set()
     return [name for name in GRANULARITIES if name not in skip]
@@ -132,22 +197,35 @@ def _granularities(ctx: AnalysisContext) -> list[str]:
 
 def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: str, clean: torch.Tensor,
                    corrupted: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor,
-                   metric_pos: int, about: dict) -> dict:  # fmt: skip
-    """Run every sweep of one experiment and write ``patching/<name>/*``; returns its attrs."""
+                   metric_pos: int, about: dict) -> tuple[dict, np.ndarray | None]:  # fmt: skip
+    """Run every sweep of one experiment and write ``patching/<name>/*``.
+
+    Returns:
+        Its attrs (with ``signal``; ``skipped`` when it could not run) and its ``act_z_head``
+        [layer, head] map (None when skipped).
+    """
     model, L, H = ctx.model, ctx.cfg.n_layers, ctx.cfg.n_heads
     clean, corrupted = clean.to(ctx.device), corrupted.to(ctx.device)
     answer, wrong = answer.to(ctx.device), wrong.to(ctx.device)
     if L == 0:
-        return about | {"skipped": "a 0-layer model has no components to patch"}
+        reason = "a 0-layer model has no components to patch"
+        return about | {"skipped": reason, "signal": False, "signal_note": reason,
+                        "signal_rule": SIGNAL_RULE}, None
+    with torch.no_grad():
+        logits, clean_cache = model.run_with_cache(clean)
+        corrupted_logits = model(corrupted)
+    clean_ld = _pair_logit_diffs(logits, answer, wrong, metric_pos)
+    corrupted_ld = _pair_logit_diffs(corrupted_logits, answer, wrong, metric_pos)
+    signal = logit_diff_signal(clean_ld, corrupted_ld)
     try:
-        metric = LogitDiffMetric.from_runs(model, clean, corrupted, answer, wrong, pos=metric_pos)
+        metric = LogitDiffMetric(answer, wrong, float(clean_ld.mean()), float(corrupted_ld.mean()),
+                                 pos=metric_pos)
     except ValueError as err:
-        return about | {"skipped": str(err)}
+        return about | signal | {"skipped": str(err)}, None
     group = f"patching/{name}"
     positions = sweep_positions(L, H, clean.shape[1], metric_pos, cfg.max_cells)
     names = _granularities(ctx)
-    with torch.no_grad():
-        logits, clean_cache = model.run_with_cache(clean)
+    z_head = None
     hooks = sorted({h for g in names for h in granularity_hooks(g, L)})
     attr = {d: attribution_patch(model, clean, corrupted, metric, hooks, direction=d)
             for d in ("denoise", "noise")}  # fmt: skip
@@ -155,6 +233,8 @@ def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: s
         gran = GRANULARITIES[gname]
         act = activation_patch(model, clean_cache, corrupted, gran.kind, gran.axes, metric,
                                positions=positions if "pos" in gran.axes else None)  # fmt: skip
+        if gname == "z_head":
+            z_head = act.numpy().astype(np.float32)
         writer.write(f"{group}/act_{gname}", act.numpy().astype(np.float32), direction="denoise",
                      patched=gran.doc, axes=list(gran.axes))  # fmt: skip
         grids = [attribution_grid(attr[d], gname, L, positions if "pos" in gran.axes else None)
@@ -172,19 +252,86 @@ def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: s
     writer.write(f"{group}/positions", np.asarray(positions, dtype=np.int32))
     for key, value in (("clean_tokens", clean), ("corrupted_tokens", corrupted), ("answer", answer), ("wrong", wrong)):
         writer.write(f"{group}/{key}", value.cpu().numpy().astype(np.int32))
-    return about | metric.meta | {
+    return about | metric.meta | signal | {
         "direction": "activation patching: denoise (clean into corrupted); path patching: noise",
         "granularities": names, "n_pairs": int(clean.shape[0]), "n_positions_swept": len(positions),
         "positions_subset": len(positions) < clean.shape[1],
         "clean_model_accuracy": float((logits[:, metric_pos].argmax(-1) == answer).float().mean()),
-    }  # fmt: skip
+    }, z_head  # fmt: skip
 
 
-def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
+def describe(
+    name: str, meta: Mapping[str, Any], z_head: np.ndarray | None
+) -> list[Finding]:
+    """What one patching experiment shows: restoring heads, or that there is nothing to explain.
+
+    Args:
+        name: experiment name (``patching/<name>``).
+        meta: its attrs (``signal``, ``signal_note``, clean / corrupted logit differences,
+            ``skipped``).
+        z_head: [layer, head] denoising patching of each head's output (share of the logit
+            difference restored), or None when the experiment was skipped.
+    """
+    refs = {"experiment": name}
+    if "skipped" in meta or z_head is None:
+        return [
+            Finding(
+                f"the {name} experiment did not run: {meta.get('skipped', 'no data')}", "null", refs
+            )
+        ]
+    clean, corrupted = meta["clean_logit_diff"], meta["corrupted_logit_diff"]
+    gap = f"clean logit difference {fmt_num(clean, 3)} vs corrupted {fmt_num(corrupted, 3)}"
+    if not meta.get("signal", True):
+        return [
+            Finding(
+                f"the {name} experiment has nothing to explain: {gap} ({meta['signal_note']}); "
+                "its patching maps normalise noise and show no mechanism",
+                "null",
+                refs | {"values": [clean, corrupted]},
+            )
+        ]
+    out: list[Finding] = []
+    if clean < corrupted:
+        out.append(
+            Finding(
+                f"in the {name} experiment the corruption raises the answer's lead "
+                f"({gap}): a restored share of 1 means back to the lower clean value",
+                "caveat",
+                refs | {"values": [clean, corrupted]},
+            )
+        )
+    values = np.asarray(z_head, dtype=np.float64)
+    heads = ranked_heads(values >= RESTORE_FLOOR, values)
+    if heads:
+        listed, nums = list_heads(heads, [values[h] for h in heads])
+        how = "alone restores" if len(heads) == 1 else "one at a time restores"
+        out.append(
+            Finding(
+                f"patching {listed} {how} {nums} of the logit difference in "
+                f"the {name} experiment ({gap})",
+                "result",
+                heads_refs(heads, [values[h] for h in heads], **refs),
+            )
+        )
+    else:
+        best = best_head(values)
+        out.append(
+            Finding(
+                f"no single head restores {RESTORE_FLOOR} or more of the logit difference "
+                f"in the {name} experiment: the best is head {head_name(*best)} "
+                f"({fmt_num(values[best])}); the behaviour is spread out or not in one head",
+                "null",
+                heads_refs([best], [values[best]], **refs),
+            )
+        )
+    return out
+
+
+def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
     """Run the built-in induction experiment and the user's prompt-pair file, if given."""
     pairs = load_user_pairs(cfg, ctx.cfg, ctx.tokenizer)  # before the expensive sweeps
     path = cfg.file
-    experiments: dict[str, dict] = {}
+    experiments: dict[str, tuple[dict, np.ndarray | None]] = {}
     clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n)
     experiments["induction"] = run_experiment(
         ctx, cfg, writer, "induction", clean, corrupted, answer, wrong, metric_pos=-2,
@@ -196,4 +343,6 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> None:
             ctx, cfg, writer, pairs.name, pairs.clean, pairs.corrupted, pairs.answer, pairs.wrong,
             metric_pos=-1, about={"what": f"user prompt pairs from {path}", "pairs": pairs.texts},
         )  # fmt: skip
-    writer.update_attrs(patching=experiments)
+    writer.update_attrs(patching={name: meta for name, (meta, _) in experiments.items()})
+    return [f for name, (meta, z_head) in experiments.items()
+            for f in describe(name, meta, z_head)]

@@ -106,3 +106,15 @@ def test_every_stored_array_belongs_to_the_step_that_ran(tmp_path, trained, smal
     assert record["embeddings"]["settings"]["tsne_iter"] == 300  # the tiny preset's
     assert run.attrs["ladder_rank"] == 4 and run.read("heads/score").attrs["unit_scores"]
     assert run.attrs["dynamics"]["phase_rule_spec"] == {"score": "induction", "below": 0.1, "above": 0.5}
+    assert record["prompts"]["status"] == "skipped" and "--prompts FILE" in record["prompts"]["reason"]
+    findings = run.attrs["findings"]  # the lab notebook: each step's own sentences
+    assert {"heads", "dynamics", "attribution", "neurons", "patching", "bigrams", "embeddings",
+            "circuits"} <= set(findings)
+    assert list(findings) == [n for n in STEP_NAMES if n in findings]
+    for step, entries in findings.items():
+        assert record[step]["status"] == "done" and entries, step
+        for entry in entries:
+            assert set(entry) == {"text", "kind", "refs"} and entry["kind"] in ("result", "null", "caveat")
+            assert entry["text"] and isinstance(entry["refs"], dict)
+    induction = run.attrs["patching"]["induction"]
+    assert isinstance(induction["signal"], bool) and induction["signal_note"] and induction["signal_rule"]

@@ -67,6 +67,29 @@ def test_rerunning_steps_rewrites_only_their_groups(tmp_path, trained):
     assert sorted(p.name for p in root.iterdir()) == ["attn2.zarr", "lab-store.json"]
 
 
+def test_findings_merge_on_rewrites_and_prompts_join_a_complete_run(tmp_path, trained):
+    ckpt, preset = trained
+    root = tmp_path / "s"
+    analyze(AnalyzeConfig(checkpoint=ckpt, store_root=root, device="cpu", steps=("heads", "circuits")),
+            preset=preset, progress=False)
+    first = open_store(root).run("attn2").attrs["findings"]
+    assert list(first) == ["heads", "circuits"]
+    mine = tmp_path / "mine.txt"
+    mine.write_text("def f(x):\n\n    return x + 1\n", encoding="utf-8")
+    analyze(AnalyzeConfig(checkpoint=ckpt, store_root=root, device="cpu", prompts=mine),
+            preset=preset, progress=False)  # a complete run: adds the prompts, redoes nothing else
+    run = open_store(root).run("attn2")
+    assert run.attrs["rewrites"][-1]["steps"] == ["prompts"]
+    assert run.attrs["steps"]["prompts"]["status"] == "done" and run.attrs["findings"] == first
+    assert list(run.read("prompts/text").values) == ["def f(x):", "    return x + 1"]
+    assert run.read("prompts/pattern").sizes["user_prompt"] == 2
+    analyze(AnalyzeConfig(checkpoint=ckpt, store_root=root, device="cpu", steps=("heads",),
+                          settings={"heads": {"score_prompts": "2"}}), preset=preset, progress=False)
+    run = open_store(root).run("attn2")
+    assert run.attrs["findings"]["circuits"] == first["circuits"] and run.has("prompts/pattern")
+    assert list(run.attrs["findings"]) == ["heads", "circuits"]
+
+
 def test_a_rewrite_that_keeps_the_prompts_refuses_other_prompts(tmp_path, trained):
     ckpt, preset = trained
     root = tmp_path / "s"

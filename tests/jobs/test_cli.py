@@ -42,6 +42,16 @@ def test_help(command):
          "patching.max_cells must be a whole number"),
         (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--config", "{tmp}/bad.toml"],
          "unknown step table [hedas]"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--prompts", "{tmp}/none.txt"],
+         "--prompts {tmp}/none.txt: no such file"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--prompts", "{tmp}/long.txt"],
+         "long.txt, line 2: the prompt is 41 tokens with BOS, more than the model's n_ctx=32"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--prompts", "{tmp}/latin1.txt"],
+         "is not UTF-8 text"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--prompts", "{tmp}/blank.txt"],
+         "holds no prompts"),
+        (["analyze", "--checkpoint", "{tmp}/ok", "--store-root", "{tmp}/s", "--prompts", "{tmp}/nums.json"],
+         "item 1: expected a string"),
         (["train", "--model", "bigram-0l", "--out", "{tmp}/latin1.txt/x"], "lies under the file"),
         (["train", "--model", "bigram-0l", "--out", "{tmp}/x", "--steps", "0"], "--steps 0"),
         (["train", "--model", "bigram-0l", "--out", "{tmp}/x", "--seed", "-1"], "--seed -1"),
@@ -53,6 +63,9 @@ def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, argv, mes
     (tmp_path / "badcfg").mkdir()
     (tmp_path / "badcfg" / "config.json").write_text(json.dumps({"n_layers": 1, "d_model": 8, "n_heads": -1}))
     (tmp_path / "bad.toml").write_text("[hedas]\nscore_prompts = 3\n")
+    (tmp_path / "long.txt").write_text("short\n" + "x" * 40 + "\n")
+    (tmp_path / "blank.txt").write_text("\n\n")
+    (tmp_path / "nums.json").write_text("[1, 2]")
     if "{tmp}/ok" in argv:
         from interp_core import ModelConfig, Transformer, save_checkpoint
 
@@ -69,7 +82,7 @@ def test_bad_input_is_one_clear_line_and_exit_code_2(tmp_path, capsys, argv, mes
     code = main([a.format(tmp=tmp_path) for a in argv])
     err = capsys.readouterr().err
     assert code == 2
-    assert message in err
+    assert message.format(tmp=tmp_path) in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     if "{tmp}/ok" in argv:  # rejected before anything was written
         assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("*.zarr"))

@@ -33,6 +33,8 @@ def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
     run = open_store(tmp_path / "store").run("r")
     meta = run.attrs["patching"]["induction"]
     assert "skipped" not in meta and meta["clean_logit_diff"] > meta["corrupted_logit_diff"]
+    assert meta["signal"] is True and meta["signal_rule"] == patching.SIGNAL_RULE
+    assert meta["logit_diff_gap"] == pytest.approx(meta["clean_logit_diff"] - meta["corrupted_logit_diff"], rel=1e-4)
     L, H, T = model.cfg.n_layers, model.cfg.n_heads, 17
     assert run.read("patching/induction/positions").shape == (T,)
     for name, gran in GRANULARITIES.items():
@@ -80,3 +82,30 @@ def test_user_prompt_pairs_and_errors(tmp_path: Path) -> None:
     writer = RunWriter.create(tmp_path / "store2", run_id="r")
     with pytest.raises(JobError, match="same token length"):
         patching.run(_ctx(model, tmp_path, tokenizer=tok), patching.Config(file=bad), writer)
+
+
+def test_the_signal_rule_separates_a_gap_from_noise():
+    # the tiny store's numbers: clean -0.631 vs corrupted -0.583, a gap below the floor
+    flat = patching.logit_diff_signal(np.array([-0.70, -0.56]), np.array([-0.60, -0.566]))
+    assert flat["signal"] is False and "below the floor" in flat["signal_note"]
+    noisy = patching.logit_diff_signal(np.array([2.0, -1.6, 1.9, -1.5]), np.zeros(4))
+    assert noisy["signal"] is False and "within noise" in noisy["signal_note"]
+    assert noisy["logit_diff_gap_se"] == pytest.approx(np.std([2.0, -1.6, 1.9, -1.5], ddof=1) / 2)
+    clear = patching.logit_diff_signal(np.array([3.0, 3.2, 2.9, 3.1]), np.array([-1.0, -1.1, -0.9, -1.2]))
+    assert clear["signal"] is True and "standard errors over 4 pairs" in clear["signal_note"]
+    one = patching.logit_diff_signal(np.array([0.5]), np.array([0.0]))
+    assert one["signal"] is True and one["logit_diff_gap_se"] is None
+
+
+def test_an_experiment_with_nothing_to_explain_says_so(tmp_path: Path) -> None:
+    model = induction_circuit(d_vocab=24, n_ctx=40)
+    same = tmp_path / "same.toml"
+    same.write_text('[[pair]]\nclean = "abcdab"\ncorrupted = "abcdab"\nanswer = "c"\nwrong = "g"\n')
+    writer = RunWriter.create(tmp_path / "store", run_id="r")
+    found = patching.run(_ctx(model, tmp_path, tokenizer=_Letters()), patching.Config(file=same), writer)
+    writer.finalize()
+    meta = open_store(tmp_path / "store").run("r").attrs["patching"]["same"]
+    assert meta["signal"] is False and "skipped" in meta and "below the floor" in meta["signal_note"]
+    mine = [f for f in found if f.refs.get("experiment") == "same"]
+    assert [f.kind for f in mine] == ["null"]
+    assert [f.kind for f in found if f.refs.get("experiment") == "induction"] == ["result"]
