@@ -28,7 +28,7 @@ from interp_core.models.ladder import LADDER  # noqa: E402
 from interp_core.prompts import frequent_pool, repeated_random_tokens  # noqa: E402
 from jobs.data import prepare_data  # noqa: E402
 from jobs.presets import PRESETS  # noqa: E402
-from jobs.train_model import lr_at, sample_batch  # noqa: E402
+from interp_core.training import lr_at, sample_batch  # noqa: E402
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from interp_core import ModelConfig, Transformer  # noqa: E402
 from jobs.data import prepare_data  # noqa: E402
-from jobs.train_model import sample_batch  # noqa: E402
+from interp_core.training import sample_batch  # noqa: E402
 
 
 @torch.no_grad()

@@ -22,6 +22,7 @@ from interp_core.hooks import HookedModule, HookPoint
 from interp_core.models.block import Block
 from interp_core.models.embed import Embed, PosEmbed, Unembed
 from interp_core.models.layer_norm import LayerNorm
+from interp_core.models.loss import linear_cross_entropy
 
 
 class Transformer(HookedModule):
@@ -84,6 +85,10 @@ class Transformer(HookedModule):
             resid = block(resid)  # [batch, pos, d_model]
         if hasattr(self, "ln_final"):
             resid = self.ln_final(resid)  # [batch, pos, d_model]
+        if return_type == "loss":  # fused unembed + loss: never holds [batch, pos, d_vocab]
+            inputs = resid[:, :-1].reshape(-1, resid.shape[-1])  # [batch * (pos - 1), d_model]
+            targets = tokens[:, 1:].reshape(-1)  # [batch * (pos - 1)]
+            return linear_cross_entropy(inputs, self.unembed.W_U, self.unembed.b_U, targets)
         logits = self.unembed(resid)  # [batch, pos, d_vocab]
         if return_type == "logits":
             return logits
