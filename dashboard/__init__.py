@@ -9,8 +9,11 @@ Run it from the repository root with ``streamlit run dashboard`` (entry point
   builders (no ``st.*``);
 - ``data.py``: store access every page shares (cached handles, labelled reads, run
   listing, the run's analysis-step record); ``charts.py``: shared chart helpers (token
-  display, escaping, colour scales); ``widgets.py``: the sidebar, the page opening and the
-  "this run lacks X" message.
+  display, escaping, colour scales, findings as escaped HTML); ``widgets.py``: the sidebar,
+  the page opening (with the run's stored findings) and the "this run lacks X" message, and
+  the URL links (``widgets.link``: run, layer, head, prompt, ... in ``st.query_params``);
+- ``app_pages/notebook.py``: the user's notes and predictions per run, kept as files in
+  ``<store_root>/notebook/`` (never inside a run).
 
 Pages hold no analysis knowledge: what a page needs to know about a run (rung order,
 which scores are fractions, the phase rule, patching axes, which steps ran) comes from

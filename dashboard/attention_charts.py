@@ -22,7 +22,7 @@ import pandas as pd
 
 from dashboard.charts import axis_labels, escape_token
 
-__all__ = ["ATTENTION_COLORS", "attention_heatmap", "attention_text_html"]
+__all__ = ["ATTENTION_COLORS", "attention_heatmap", "all_heads_grid", "attention_text_html"]
 
 ATTENTION_COLORS = ["#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6",
                     "#2171b5", "#08519c", "#08306b"]
@@ -45,7 +45,8 @@ def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, start: int 
         start: Position of the first row/column (labels read ``"pos:token"``).
         value_title: Legend and tooltip title of the values.
         title: Chart title.
-        cell_px: Side of one cell in pixels (default: fits ~720 px).
+        cell_px: Side of one cell in pixels (default: the cells take at most 540 px, so
+            the map, its labels and legend fit an 820 px column: a 1,280 px window).
 
     Returns:
         An altair Chart; cells above the diagonal (future keys) are left out.
@@ -59,9 +60,9 @@ def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, start: int 
         "key": np.asarray(labels)[k[keep]],
         "value": np.round(pattern[keep].astype(float), 4),
     })
-    cell = cell_px or int(np.clip(720 // max(n_q, n_k, 1), 6, 22))
+    cell = cell_px or int(np.clip(540 // max(n_q, n_k, 1), 4, 22))
     label_size = int(np.clip(cell - 2, 6, 11))  # one label per row: no thinning
-    axis = dict(labelFontSize=label_size, labelLimit=120, ticks=False, domain=False,
+    axis = dict(labelFontSize=label_size, labelLimit=100, ticks=False, domain=False,
                 labelOverlap=False)
     chart = alt.Chart(frame).mark_rect().encode(
         x=alt.X("key:O", sort=labels, title="key position (attended to)",
@@ -75,6 +76,45 @@ def attention_heatmap(pattern: np.ndarray, tokens: Sequence[str], *, start: int 
     if title:
         chart = chart.properties(title=title)
     return chart.configure_view(stroke=None, fill="#fafafa")
+
+
+def all_heads_grid(patterns: np.ndarray, tokens: Sequence[str], head_titles: Sequence[str], *,
+                   start: int = 0, value_title: str = "attention", width_px: int = 680,
+                   columns: int = 4) -> alt.FacetChart:
+    """Small multiples: every head of one layer on one prompt, one heatmap per head.
+
+    Args:
+        patterns: [head, query_pos, key_pos] values in 0..1.
+        tokens: Token strings of the shown positions (hover shows them).
+        head_titles: Title of each panel ("1 · induction").
+        start: Position of the first row/column.
+        value_title: Legend and tooltip title.
+        width_px: Width all panels of a row may take (panels are square, 60-200 px).
+        columns: Panels per row at most.
+    """
+    n_heads, n_q, n_k = patterns.shape
+    labels = np.asarray(axis_labels(tokens, start), dtype=object)
+    h, q, k = np.meshgrid(np.arange(n_heads), np.arange(n_q), np.arange(n_k), indexing="ij")
+    keep = k <= q if n_q == n_k else np.ones_like(q, dtype=bool)
+    frame = pd.DataFrame({"head": np.asarray(head_titles, dtype=object)[h[keep]],
+                          "query": labels[q[keep]], "key": labels[k[keep]],
+                          "value": np.round(patterns[keep].astype(float), 4)})  # fmt: skip
+    cols = max(1, min(columns, n_heads))
+    side = int(np.clip((width_px - 16 * (cols - 1)) // cols, 60, 200))
+    return alt.Chart(frame).mark_rect().encode(
+        x=alt.X("key:O", sort=list(labels), axis=None),
+        y=alt.Y("query:O", sort=list(labels), axis=None),
+        color=alt.Color("value:Q", scale=_attention_scale(), title=value_title,
+                        legend=alt.Legend(orient="bottom", direction="horizontal",
+                                          gradientLength=200, format=".1f")),
+        tooltip=[alt.Tooltip("head:N", title="head"), alt.Tooltip("query:N", title="query"),
+                 alt.Tooltip("key:N", title="key"),
+                 alt.Tooltip("value:Q", title=value_title, format=".3f")],
+    ).properties(width=side, height=side).facet(
+        facet=alt.Facet("head:N", sort=list(head_titles), title=None,
+                        header=alt.Header(labelFontSize=12, labelLimit=side)),
+        columns=cols, spacing=16,
+    ).configure_view(stroke="#e6e8ee", fill="#fafafa")
 
 
 _TEXT_VIEW_CSS = """

@@ -20,9 +20,10 @@ import streamlit as st
 
 from dashboard import data
 
-__all__ = ["PromptSet", "NATURAL", "REPEATED", "prompt_sets", "repeat_length",
-           "rrt_placeholder_tokens", "attention_pattern", "head_titles", "prompt_previews",
-           "attention_shares"]
+__all__ = ["PromptSet", "NATURAL", "REPEATED", "USER", "prompt_sets", "repeat_length",
+           "rrt_placeholder_tokens", "attention_pattern", "layer_patterns", "prompt_length",
+           "prompt_token_strs", "head_titles", "prompt_previews", "attention_shares",
+           "prompts_command"]
 
 
 class PromptSet(NamedTuple):
@@ -45,13 +46,52 @@ NATURAL = PromptSet("Natural text", "attn/pattern", "attn/norm_pattern", "tokens
 REPEATED = PromptSet("Repeated random tokens", "attn/rrt_pattern", "attn/rrt_norm_pattern",
                      "rrt/tokens", prompt_dim="rrt_prompt")
 """BOS + n random tokens + the same n again: where induction heads show their stripe."""
+USER = PromptSet("Your prompts", "prompts/pattern", "prompts/norm_pattern", "prompts/tokens",
+                 prompt_dim="user_prompt")
+"""Prompts users added to the run (``python -m jobs analyze --steps prompts --prompts FILE``):
+token ids padded with -1, their lengths in ``prompts/length``, texts in ``prompts/text``."""
 
 
 def prompt_sets(root: str, run_id: str) -> list[PromptSet]:
     """The prompt sets whose attention patterns the run holds (natural text needs its tokens)."""
     names = set(data.run_arrays(root, run_id))
-    return [s for s in (NATURAL, REPEATED)
+    return [s for s in (NATURAL, REPEATED, USER)
             if s.pattern in names and (s.tokens in names or s is REPEATED)]
+
+
+def prompts_command(root: str, run_id: str) -> str:
+    """The command that adds the user's prompts (a file: one per line, or a JSON list of
+    strings) to this run."""
+    return data.analyze_command(root, run_id, "prompts") + " --prompts FILE"
+
+
+def prompt_length(root: str, run_id: str, prompt_set: PromptSet, prompt: int, n_pos: int) -> int:
+    """Number of real tokens of one prompt (user prompts are padded with -1)."""
+    if prompt_set != USER:
+        return n_pos
+    if data.has_array(root, run_id, "prompts/length"):
+        return int(data.read_array(root, run_id, "prompts/length", user_prompt=prompt))
+    ids = data.read_array(root, run_id, "prompts/tokens", user_prompt=prompt)
+    return int((ids >= 0).sum())
+
+
+def prompt_token_strs(root: str, run_id: str, prompt_set: PromptSet, prompt: int, n: int
+                      ) -> list[str]:  # fmt: skip
+    """Token strings of the first ``n`` positions of one prompt of a set."""
+    return data.prompt_tokens(root, run_id, prompt, prompt_set.tokens, prompt_set.prompt_dim)[:n]
+
+
+def layer_patterns(root: str, run_id: str, *, layer: int, prompt: int,
+                   prompt_set: PromptSet = NATURAL, norm: bool = False) -> np.ndarray:
+    """Every head's pattern of one layer on one prompt, [head, query_pos, key_pos], float32,
+    rows summing to 1 (norm-based rows normalised as in :func:`attention_pattern`)."""
+    name = prompt_set.norm_pattern if norm else prompt_set.pattern
+    patterns = data.read_array(root, run_id, name, layer=layer, **{prompt_set.prompt_dim: prompt})
+    patterns = np.nan_to_num(patterns.astype(np.float32))
+    if norm:
+        sums = patterns.sum(axis=-1, keepdims=True)
+        patterns = np.divide(patterns, sums, out=np.zeros_like(patterns), where=sums > 0)
+    return patterns
 
 
 def repeat_length(root: str, run_id: str, n_pos: int) -> int:
@@ -104,6 +144,9 @@ def head_titles(root: str, run_id: str, layer: int, n_heads: int) -> list[str]:
 @st.cache_data(ttl=60, show_spinner=False)
 def prompt_previews(root: str, run_id: str, prompt_set: PromptSet, n_prompts: int) -> list[str]:
     """A short text preview of each prompt (its first tokens after BOS), for the picker."""
+    if prompt_set == USER and data.has_array(root, run_id, "prompts/text"):
+        texts = [str(t).replace("\n", " ") for t in data.read_array(root, run_id, "prompts/text")]
+        return [t if len(t) <= 40 else t[:40] + "…" for t in texts]
     if not data.has_array(root, run_id, prompt_set.tokens):
         return ["random tokens"] * n_prompts
     tokens = data.read(root, run_id, prompt_set.tokens)

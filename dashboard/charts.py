@@ -10,6 +10,9 @@ Pure functions: no ``st.*`` calls and no store access. Each page's own builders 
 - Scores that are fractions use :func:`fraction_scale` (fixed [0, 1], so runs compare);
   other values are coloured over their own range.
 - One colour per run comes from :data:`RUN_PALETTE`.
+- Stored strings (findings, notes of a step, token strings) put into markdown go through
+  :func:`escape_markdown`; findings are drawn by :func:`findings_html` (escaped HTML).
+- Log axes get decade ticks from :func:`log_ticks`.
 
 Example:
     >>> token_label(" the")
@@ -27,12 +30,21 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-__all__ = ["RUN_PALETTE", "token_label", "axis_labels", "escape_token", "diverging_scale",
-           "fraction_scale", "token_bars"]
+__all__ = ["RUN_PALETTE", "FINDING_KINDS", "token_label", "axis_labels", "escape_token",
+           "escape_markdown", "findings_html", "log_ticks", "diverging_scale", "fraction_scale",
+           "token_bars"]
 
 RUN_PALETTE = "tableau10"
 """Categorical scheme for one colour per run."""
 
+FINDING_KINDS = {
+    "result": ("Result", "#1a7f37", "#eef8f0"),
+    "null": ("Nothing found", "#57606a", "#f3f4f6"),
+    "caveat": ("Caveat", "#9a6700", "#fff8e1"),
+}
+"""Kind of a stored finding -> (badge text, accent colour, background)."""
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>$~&=:\"'")
 _WHITESPACE = str.maketrans({" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"})
 
 
@@ -60,6 +72,98 @@ def escape_token(token: str) -> str:
         '&lt;script&gt;&amp;'
     """
     return html.escape(token.translate(_WHITESPACE) if token else "∅", quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """Stored text made safe to embed in Streamlit markdown: shown literally, never parsed.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows that for all
+    of them), so backticks, ``*``, ``$`` (LaTeX) and ``<b>`` (HTML) read as typed;
+    newlines become spaces.
+
+    Examples:
+        >>> escape_markdown("**x** `y` <b>")
+        '\\*\\*x\\*\\* \\`y\\` \\<b\\>'
+    """
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
+
+
+def _refs_text(refs: object) -> str:
+    """A finding's refs as a short tag: ``head 1.1`` / ``heads 1.1, 1.2``, then the other
+    plain references (``experiment induction``); the raw ``values`` are left out (the text
+    states them)."""
+    if not isinstance(refs, dict) or not refs:
+        return ""
+    parts, skip = [], {"values", "layer", "head", "heads"}
+    heads = refs.get("heads")
+    if isinstance(heads, list) and heads and all(isinstance(h, dict) for h in heads):
+        names = [f"{h.get('layer')}.{h.get('head')}" for h in heads]
+        parts.append(("head " if len(names) == 1 else "heads ") + ", ".join(names))
+    elif "layer" in refs and "head" in refs:
+        parts.append(f"head {refs['layer']}.{refs['head']}")
+    elif "layer" in refs:
+        skip.discard("layer")
+    for key, value in refs.items():
+        if key in skip or isinstance(value, dict):
+            continue
+        if isinstance(value, list):
+            if not all(isinstance(v, (str, int, float)) for v in value):
+                continue
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{key} {value}")
+    return " · ".join(parts)
+
+
+def findings_html(findings: Sequence[dict], *, title: str | None = None) -> str:
+    """Stored findings as escaped HTML: one row per finding, styled by its kind.
+
+    Args:
+        findings: Items ``{"text", "kind" ("result" | "null" | "caveat"), "refs"}``; text and
+            refs are escaped, so token strings with backticks, ``*``, ``$`` or HTML show
+            literally. Unknown kinds are drawn as results.
+        title: Optional heading above the rows (escaped too).
+    """
+    rows = []
+    for item in findings:
+        kind = item.get("kind") if item.get("kind") in FINDING_KINDS else "result"
+        badge, accent, background = FINDING_KINDS[kind]
+        refs = _refs_text(item.get("refs"))
+        refs_html = (f'<span style="color:#6b6f7b;font-size:0.85em;margin-left:8px">'
+                     f"{html.escape(refs)}</span>" if refs else "")
+        rows.append(
+            f'<div class="finding finding-{kind}" style="border-left:4px solid {accent};'
+            f"background:{background};padding:6px 10px;margin:4px 0;border-radius:4px;"
+            f'white-space:pre-wrap;overflow-wrap:anywhere">'
+            f'<span style="color:{accent};font-weight:600;font-size:0.8em;'
+            f'text-transform:uppercase;margin-right:8px">{badge}</span>'
+            f'<span class="finding-text">{html.escape(str(item.get("text", "")))}</span>'
+            f"{refs_html}</div>")
+    head = (f'<div style="font-weight:600;margin-top:4px">{html.escape(title)}</div>'
+            if title else "")
+    return f'<div class="findings">{head}{"".join(rows)}</div>'
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Tick values for a log axis over [lo, hi]: every decade inside it, and 2x and 5x of
+    each decade when the range holds fewer than three decades (always at least two ticks).
+
+    Examples:
+        >>> log_ticks(3, 2e4)
+        [10.0, 100.0, 1000.0, 10000.0]
+        >>> log_ticks(20, 300)
+        [20.0, 50.0, 100.0, 200.0]
+    """
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 or hi <= lo:
+        return [lo] if np.isfinite(lo) and lo > 0 else []
+    first, last = int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi)))
+    decades = [10.0**k for k in range(first, last + 1) if lo <= 10.0**k <= hi]
+    if len(decades) >= 3:
+        return decades
+    ticks = [m * 10.0**k for k in range(first, last + 1) for m in (1, 2, 5)
+             if lo <= m * 10.0**k <= hi]
+    return ticks if len(ticks) >= 2 else [lo, hi]
 
 
 def diverging_scale(values: np.ndarray) -> alt.Scale:

@@ -23,31 +23,43 @@ def copying_map(table: pd.DataFrame, value: str = "copying") -> alt.LayerChart:
     """Layer x head heatmap of a per-head value: the copying score on a diverging scale over
     [-1, 1] (its range by definition), the OV top-k accuracies on [0, 1].
 
-    No colour legend: every cell prints its value, and the chart stays narrow enough for
-    three side by side.
+    Every cell prints its value; the colour legend sits under the map and the map takes
+    its column's width (``st.altair_chart(width="stretch")``), so three fit side by side.
+    Rows are a fixed step high (a height passed to st.altair_chart collapses 1-layer maps).
     """
     copying = value == "copying"
     scale = (alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True) if copying
              else fraction_scale(True))
     base = alt.Chart(table).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
-    cells = base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=scale, legend=None),
+    legend = alt.Legend(orient="bottom", direction="horizontal", gradientLength=120,
+                        title="−1 suppresses, +1 copies" if copying else "share of tokens",
+                        titleLimit=180)
+    cells = base.mark_rect().encode(color=alt.Color(f"{value}:Q", scale=scale, legend=legend),
                                     tooltip=["name:N", alt.Tooltip(f"{value}:Q", format=".3f")])
     ink = (alt.value("black") if copying
            else alt.condition(f"datum.{value} > 0.6", alt.value("black"), alt.value("white")))
     text = base.mark_text(fontSize=10).encode(text=alt.Text(f"{value}:Q", format=".2f"), color=ink)
     cell = _cell(table)
-    return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell), title=value)
+    return (cells + text).properties(height=alt.Step(cell), title=value)
 
 
-def composition_heatmap(table: pd.DataFrame, mode: str) -> alt.Chart:
-    """Earlier head (rows) x later head (columns) composition scores (table: src, dst, score)."""
+def composition_heatmap(table: pd.DataFrame, mode: str, *, width_px: int = 640) -> alt.Chart:
+    """Earlier head (rows) x later head (columns) composition scores (table: src, dst, score).
+
+    Cells shrink so that the later heads fit in ``width_px`` (between 8 and 24 px each).
+    """
+    n_dst = max(table["dst"].nunique(), 1)
+    cell = max(8, min(24, width_px // n_dst))
+    axis = alt.Axis(labelOverlap=False, labelFontSize=10 if cell >= 14 else 8)
     base = alt.Chart(table, title=f"{mode}-composition").encode(
-        x=alt.X("dst:O", title="later head (reads)"),
-        y=alt.Y("src:O", title="earlier head (writes)"))
+        x=alt.X("dst:O", title="later head (reads)", axis=alt.Axis(labelAngle=-90,
+                                                                   **axis.to_dict())),
+        y=alt.Y("src:O", title="earlier head (writes)", axis=axis))
     cells = base.mark_rect().encode(
-        color=alt.Color("score:Q", scale=diverging_scale(table["score"].to_numpy())),
+        color=alt.Color("score:Q", scale=diverging_scale(table["score"].to_numpy()),
+                        title="composition above random"),
         tooltip=["src:N", "dst:N", alt.Tooltip("score:Q", format=".3f")])
-    return cells.properties(width=alt.Step(24), height=alt.Step(24))
+    return cells.properties(width=alt.Step(cell), height=alt.Step(cell))
 
 
 def value_bars(table: pd.DataFrame, value: str, title: str) -> alt.Chart:

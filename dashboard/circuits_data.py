@@ -20,8 +20,8 @@ import streamlit as st
 
 from dashboard import data
 
-__all__ = ["copying_table", "composition", "composition_baseline", "skip_trigram_table",
-           "circuit_tokens", "head_circuit"]
+__all__ = ["copying_table", "copying_vs_top1", "composition", "composition_baseline",
+           "skip_trigram_table", "circuit_tokens", "head_circuit"]
 
 
 def copying_table(root: str, run_id: str) -> pd.DataFrame:
@@ -35,6 +35,24 @@ def copying_table(root: str, run_id: str) -> pd.DataFrame:
         if data.has_array(root, run_id, f"circuits/{col}"):
             table[col] = data.read_array(root, run_id, f"circuits/{col}").ravel()
     return table
+
+
+def copying_vs_top1(table: pd.DataFrame) -> dict | None:
+    """The head whose copying score most exceeds its OV top-1 accuracy (name, copying,
+    ov_top1), or None when the run has no top-1 accuracy or no head scores higher on copying.
+
+    The two measure different things, and a large gap looks like a contradiction unless it
+    is explained on the page.
+    """
+    if "ov_top1" not in table or table.empty:
+        return None
+    gap = table["copying"] - table["ov_top1"]
+    row = table.loc[gap.idxmax()]
+    if not gap.max() > 0:
+        return None
+    return {"name": str(row["name"]), "copying": float(row["copying"]),
+            "ov_top1": float(row["ov_top1"]),
+            "ov_top5": float(row["ov_top5"]) if "ov_top5" in table else None}
 
 
 def composition(root: str, run_id: str, mode: str, subtract: bool = True) -> pd.DataFrame:

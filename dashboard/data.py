@@ -10,6 +10,8 @@ here. Conventions they all follow:
 - What the analysis recorded is read, never restated: rung order from the run attr
   ``ladder_rank``, which steps ran from ``steps``, score names and token strings from the
   labelled reads of ``store.Run.read``.
+- Stored findings (root attr ``findings``, written by each analysis step) are read by
+  :func:`findings`; older runs have none and get an empty dict.
 - Failures are ``store.StoreError`` with a message a page can show as is.
 
 Example:
@@ -43,7 +45,7 @@ __all__ = [
     "n_layers", "array_sizes", "array_dims", "array_attrs", "read", "read_array",
     "fraction_scores", "token_strs", "tokens_of", "token_strings", "prompt_tokens",
     "find_tokens", "quoted", "token_table", "weight", "ln_pre", "steps_recorded",
-    "step_record", "analyze_command",
+    "step_record", "analyze_command", "findings", "step_findings", "deepest_run",
 ]  # fmt: skip
 
 DEFAULT_STORE_ROOT = "./lab-store"
@@ -308,3 +310,54 @@ def analyze_command(root: str, run_id: str, step: str) -> str:
     checkpoint = run_attrs(root, run_id).get("checkpoint") or "CHECKPOINT_DIR"
     return (f"python -m jobs analyze --checkpoint {shlex.quote(str(checkpoint))} "
             f"--store-root {shlex.quote(root)} --run-id {shlex.quote(run_id)} --steps {step}")
+
+
+# --------------------------------------------------------------------------- findings
+_KINDS = ("result", "null", "caveat")
+
+
+def findings(root: str, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The short findings each analysis step wrote into the run (root attr ``findings``).
+
+    Returns:
+        Step name -> list of ``{"text": str, "kind": "result" | "null" | "caveat",
+        "refs": dict}``, in the order stored; malformed items are dropped, an unknown kind
+        reads "result". Runs written before steps recorded findings give ``{}``.
+
+    Examples:
+        >>> findings(root, "attn-only-2l")["heads"][0]["kind"]
+        'result'
+    """
+    raw = run_attrs(root, run_id).get("findings")
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for step, items in raw.items():
+        if not isinstance(items, list):
+            continue
+        kept = []
+        for item in items:
+            if isinstance(item, str):
+                item = {"text": item}
+            if not isinstance(item, dict) or not str(item.get("text") or "").strip():
+                continue
+            kind = item.get("kind") if item.get("kind") in _KINDS else "result"
+            refs = item.get("refs") if isinstance(item.get("refs"), dict) else {}
+            kept.append({"text": str(item["text"]), "kind": kind, "refs": dict(refs)})
+        if kept:
+            out[str(step)] = kept
+    return out
+
+
+def step_findings(root: str, run_id: str, *steps: str) -> list[dict[str, Any]]:
+    """The findings of the given steps, in the order the steps are named."""
+    found = findings(root, run_id)
+    return [item for step in steps for item in found.get(step, [])]
+
+
+def deepest_run(root: str, runs: list[str]) -> str:
+    """The run with the most transformer blocks (ties: the later rung of the ladder order
+    ``runs`` is in, the most complex); the first run when none has layers."""
+    if not runs:
+        raise StoreError(f"the store at {root} has no complete runs")
+    return max(enumerate(runs), key=lambda item: (n_layers(root, item[1]), item[0]))[1]

@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import data
 
 __all__ = ["HEADS", "TABLE_FRONT", "head_table", "heads_across_runs", "score_columns",
-           "label_rules", "score_docs"]
+           "label_rules", "score_docs", "unmet_rules"]
 
 HEADS = "heads/scores"
 """The per-head score array [layer, head, score] the page shows."""
@@ -59,3 +59,24 @@ def label_rules(root: str, run_id: str) -> dict[str, Any]:
 def score_docs(root: str, run_id: str) -> dict[str, str]:
     """Score name -> one-line definition (``heads/score`` attrs), empty when not recorded."""
     return dict(data.array_attrs(root, run_id, "heads/score").get("docs") or {})
+
+
+def unmet_rules(root: str, run_id: str) -> list[dict[str, Any]]:
+    """The labelling rules no head of the run meets, with the best score there is.
+
+    From the ``rules`` attr of ``heads/label`` (label, score, above): one entry per rule whose
+    score no head is above: label, score, above, best (the highest value), head ("L.H").
+    Empty when the run records no rules (older runs) or every rule is met.
+    """
+    table = head_table(root, run_id)
+    out = []
+    for rule in label_rules(root, run_id).get("rules") or []:
+        score, above = rule.get("score"), rule.get("above")
+        if score not in table.columns or not isinstance(above, (int, float)) or table.empty:
+            continue
+        values = pd.to_numeric(table[score], errors="coerce")
+        if values.notna().any() and not (values > above).any():
+            best = int(values.idxmax())
+            out.append({"label": str(rule.get("label")), "score": str(score), "above": above,
+                        "best": float(values[best]), "head": str(table.loc[best, "name"])})
+    return out

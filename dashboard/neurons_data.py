@@ -1,7 +1,12 @@
 """Loaders for the Neurons page: residual-stream norms, neuron statistics, top contexts.
 
 Follows ``dashboard/data.py``'s conventions. Arrays are those of the neurons step
-(``neurons/*``); token ids are read with their ``token_str``.
+(``neurons/*``); token ids are read with their ``token_str``. Where the run stores the
+activations (``acts/mlp_post``, every evaluation prompt) a neuron's own histogram and the
+token-by-token colouring of its contexts are read from them; where it stores the weights
+(``weights/W_out``, ``weights/W_U``) both ends of its direct-path logit effect are computed
+as the step defines it (``W_out[n] diag(ln_final.w) W_U``). Ranking and filtering a layer's
+neurons is presentation of stored arrays.
 
 Example:
     >>> from dashboard import neurons_data as nd
@@ -18,8 +23,13 @@ import streamlit as st
 
 from dashboard import data
 
-__all__ = ["resid_norms", "neuron_counts", "definitions", "fire_rate", "neuron_contexts",
-           "neuron_logit_tokens"]
+__all__ = ["RANKINGS", "resid_norms", "neuron_counts", "definitions", "fire_rate",
+           "neuron_contexts", "neuron_logit_tokens", "neuron_activations", "logit_effects",
+           "neuron_table", "rank_neurons"]
+
+RANKINGS = {"max activation": "max activation", "density": "fire rate",
+            "logit effect": "logit effect"}
+"""What the neuron ranking can sort by -> the column of :func:`neuron_table` it sorts."""
 
 
 def resid_norms(root: str, run_id: str) -> tuple[np.ndarray, list[str]]:
@@ -71,13 +81,96 @@ def neuron_contexts(root: str, run_id: str, layer: int, neuron: int, left: int =
     prompts = data.read_array(root, run_id, "neurons/top_prompt", **at)
     positions = data.read_array(root, run_id, "neurons/top_pos", **at)
     acts = data.read_array(root, run_id, "neurons/top_act", **at)
+    every = neuron_activations(root, run_id, layer, neuron)  # [prompt, pos] or None
     out = []
     for prompt, pos, act in zip(prompts.tolist(), positions.tolist(), acts.tolist()):
         row = data.prompt_tokens(root, run_id, prompt)
-        start = max(0, pos - left)
+        start, stop = max(0, pos - left), pos + right + 1
+        values = None if every is None else every[prompt, start:stop].tolist()
         out.append({"prompt": prompt, "pos": pos, "activation": act,
-                    "tokens": row[start : pos + right + 1], "highlight": pos - start})  # fmt: skip
+                    "tokens": row[start:stop], "highlight": pos - start, "values": values})
     return out
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def neuron_activations(root: str, run_id: str, layer: int, neuron: int) -> np.ndarray | None:
+    """One neuron's post-activation on every evaluation token [prompt, pos] (float32), or
+    None when the run does not store ``acts/mlp_post``."""
+    if not data.has_array(root, run_id, "acts/mlp_post"):
+        return None
+    return data.read_array(root, run_id, "acts/mlp_post", layer=layer,
+                           d_mlp=neuron).astype(np.float32)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def logit_effects(root: str, run_id: str, layer: int, neuron: int, k: int = 10) -> pd.DataFrame:
+    """The tokens one neuron's output pushes up most and down most (direct path).
+
+    Returns:
+        Columns id, token, effect, side ("up" / "down"), largest |effect| first per side.
+        From the weights when stored (both sides); else the stored top list (up only);
+        empty when neither is stored.
+    """
+    strs = data.token_strs(root, run_id)
+    W_out, W_U = data.weight(root, run_id, "W_out"), data.weight(root, run_id, "W_U")
+    if W_out is not None and W_U is not None:
+        direction = W_out[layer, neuron]  # [d_model]
+        gamma = data.weight(root, run_id, "ln_final_w")
+        effect = (direction * (gamma if gamma is not None else 1.0)) @ W_U  # [d_vocab]
+        up = np.argsort(-effect, kind="stable")[:k]
+        down = np.argsort(effect, kind="stable")[:k]
+        frames = [data.token_table(ids, effect[ids], strs, "effect").assign(side=side)
+                  for ids, side in ((up, "up"), (down, "down"))]
+        return pd.concat(frames, ignore_index=True)
+    if data.has_array(root, run_id, "neurons/logit_top_ids"):
+        ids = data.read_array(root, run_id, "neurons/logit_top_ids", layer=layer, d_mlp=neuron)
+        values = data.read_array(root, run_id, "neurons/logit_top_values", layer=layer,
+                                 d_mlp=neuron)
+        return data.token_table(ids[:k], values[:k], strs, "effect").assign(side="up")
+    return pd.DataFrame(columns=["id", "token", "effect", "side"])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def neuron_table(root: str, run_id: str, layer: int) -> pd.DataFrame:
+    """Every neuron of a layer: neuron, max activation, fire rate, logit effect (its largest
+    stored direct-path effect), top logit token, top context token (where it fires most)."""
+    top_act = data.read_array(root, run_id, "neurons/top_act", layer=layer)  # [d_mlp, topk]
+    table = pd.DataFrame({"neuron": np.arange(top_act.shape[0]),
+                          "max activation": top_act.max(axis=1).astype(float),
+                          "fire rate": data.read_array(root, run_id, "neurons/fire_rate",
+                                                       layer=layer).astype(float)})
+    if data.has_array(root, run_id, "neurons/logit_top_values"):
+        table["logit effect"] = data.read_array(root, run_id, "neurons/logit_top_values",
+                                                layer=layer, logit_k=0).astype(float)
+        table["top logit token"] = [data.quoted(t) for t in data.token_strings(
+            root, run_id, "neurons/logit_top_ids", layer=layer, logit_k=0)]
+    prompts = data.read_array(root, run_id, "neurons/top_prompt", layer=layer, topk=0)
+    positions = data.read_array(root, run_id, "neurons/top_pos", layer=layer, topk=0)
+    tokens = data.read(root, run_id, "tokens")
+    strs = (tokens.token_str.values if "token_str" in tokens.coords else
+            np.asarray(data.tokens_of(root, run_id, tokens.values.ravel()),
+                       dtype=object).reshape(tokens.shape))
+    table["top context token"] = [data.quoted(str(strs[p, t])) for p, t in zip(prompts, positions)]
+    return table
+
+
+def rank_neurons(table: pd.DataFrame, by: str, query: str = "") -> pd.DataFrame:
+    """A :func:`neuron_table` sorted by ``by`` (a key of :data:`RANKINGS`), largest first,
+    keeping the neurons whose top logit or top context token contains ``query``
+    (case-insensitive; ``#N`` keeps neuron N)."""
+    query = (query or "").strip()
+    if query.startswith("#") and query[1:].isdigit():
+        table = table[table["neuron"] == int(query[1:])]
+    elif query:
+        cols = [c for c in ("top logit token", "top context token") if c in table]
+        hit = np.zeros(len(table), dtype=bool)
+        for col in cols:
+            hit |= table[col].str.lower().str.contains(query.lower(), regex=False).to_numpy()
+        table = table[hit]
+    column = RANKINGS.get(by, "max activation")
+    if column not in table:
+        column = "max activation"
+    return table.sort_values(column, ascending=False, kind="stable").reset_index(drop=True)
 
 
 def neuron_logit_tokens(root: str, run_id: str, layer: int, neuron: int) -> list[str]:

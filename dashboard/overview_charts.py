@@ -10,7 +10,9 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from dashboard.charts import RUN_PALETTE
+import numpy as np
+
+from dashboard.charts import RUN_PALETTE, log_ticks
 
 __all__ = ["loss_curves"]
 
@@ -31,8 +33,14 @@ def loss_curves(train: pd.DataFrame, val: pd.DataFrame, *, log_x: bool = False,
     x_title = {"tokens_seen": "tokens seen", "step": "optimizer step"}.get(x, x)
     scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(zero=False, nice=False)
     runs = list(dict.fromkeys([*train["run"], *val["run"]]))  # keep the caller's (ladder) order
-    color = alt.Color("run:N", scale=alt.Scale(scheme=RUN_PALETTE, domain=runs), title="run")
-    x_enc = alt.X(f"{x}:Q", scale=scale, title=x_title, axis=alt.Axis(format="~s"))
+    color = alt.Color("run:N", scale=alt.Scale(scheme=RUN_PALETTE, domain=runs), title="run",
+                      legend=alt.Legend(orient="bottom", columns=4, symbolLimit=0,
+                                        labelLimit=240))
+    values = np.concatenate([np.asarray(train[x], float), np.asarray(val[x], float)])
+    values = values[np.isfinite(values)]
+    ticks = log_ticks(values.min(), values.max()) if log_x and values.size else alt.Undefined
+    x_enc = alt.X(f"{x}:Q", scale=scale, title=x_title + (" (log scale)" if log_x else ""),
+                  axis=alt.Axis(format="~s", values=ticks, tickCount=8))
     y_title = "loss (nats/token)"
     lines = alt.Chart(train).mark_line(strokeWidth=2, opacity=0.85).encode(
         x=x_enc, y=alt.Y("loss:Q", title=y_title, scale=alt.Scale(zero=False)), color=color,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Page", "PAGES"]
+__all__ = ["Page", "PAGES", "page_of_step"]
 
 
 class Page(NamedTuple):
@@ -27,6 +27,9 @@ class Page(NamedTuple):
     """Title in the navigation."""
     icon: str
     """Material icon shown next to the title."""
+    steps: tuple[str, ...] = ()
+    """Analysis steps whose stored findings the page opens with (keys of the run attrs
+    ``steps`` and ``findings``); the Overview links each step's findings to this page."""
 
     @property
     def name(self) -> str:
@@ -35,15 +38,22 @@ class Page(NamedTuple):
 
 
 PAGES: tuple[Page, ...] = (
-    Page("app_pages/overview.py", "Overview", ":material/table_chart:"),
-    Page("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:"),
-    Page("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:"),
-    Page("app_pages/attention.py", "Attention", ":material/grid_on:"),
-    Page("app_pages/heads.py", "Heads", ":material/view_module:"),
-    Page("app_pages/circuits.py", "Circuits", ":material/hub:"),
-    Page("app_pages/attribution.py", "Attribution", ":material/bar_chart:"),
-    Page("app_pages/patching.py", "Patching", ":material/healing:"),
-    Page("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:"),
-    Page("app_pages/neurons.py", "Neurons", ":material/scatter_plot:"),
+    Page("app_pages/overview.py", "Overview", ":material/table_chart:", ("training",)),
+    Page("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:", ("bigrams",)),
+    Page("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:", ("embeddings",)),
+    Page("app_pages/attention.py", "Attention", ":material/grid_on:", ("patterns", "prompts")),
+    Page("app_pages/heads.py", "Heads", ":material/view_module:", ("heads",)),
+    Page("app_pages/circuits.py", "Circuits", ":material/hub:", ("circuits",)),
+    Page("app_pages/attribution.py", "Attribution", ":material/bar_chart:", ("attribution",)),
+    Page("app_pages/patching.py", "Patching", ":material/healing:", ("patching",)),
+    Page("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:",
+         ("dynamics",)),
+    Page("app_pages/neurons.py", "Neurons", ":material/scatter_plot:", ("neurons",)),
+    Page("app_pages/notebook.py", "Notebook", ":material/edit_note:"),
 )
-"""Every page of the app, in DESIGN.md's page order."""
+"""Every page of the app, in DESIGN.md's page order, then the lab notebook."""
+
+
+def page_of_step(step: str) -> Page | None:
+    """The page that shows what analysis step ``step`` wrote (None when no page does)."""
+    return next((p for p in PAGES if step in p.steps), None)

@@ -23,8 +23,9 @@ import xarray as xr
 
 from dashboard import data
 
-__all__ = ["PatchGrid", "experiments", "granularities", "patching_grid", "grid_2d",
-           "axis_labels", "directions", "path_inputs", "path_to_next_input"]
+__all__ = ["PatchGrid", "Signal", "experiments", "signal", "metric_position", "granularities",
+           "patching_grid", "grid_2d", "axis_labels", "directions", "path_inputs",
+           "path_to_next_input"]
 
 
 class PatchGrid(NamedTuple):
@@ -36,6 +37,46 @@ class PatchGrid(NamedTuple):
     """Attribution patching, dims (direction, *act.dims)."""
     positions: np.ndarray
     """The prompt position of each ``patch_pos`` index."""
+
+
+class Signal(NamedTuple):
+    """Whether an experiment has anything to explain, as the patching step decided it."""
+
+    signal: bool | None
+    """True: clean and corrupted behaviour are clearly apart; False: within noise; None:
+    the run predates the decision (older runs)."""
+    note: str
+    """The step's sentence about it (``signal_note``), "" when not recorded."""
+    rule: str
+    """The rule it applied (``signal_rule``), "" when not recorded."""
+    clean: float
+    """Clean logit difference (``clean_logit_diff``; NaN when not recorded)."""
+    corrupted: float
+    """Corrupted logit difference (``corrupted_logit_diff``; NaN when not recorded)."""
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else float("nan")
+
+
+def signal(meta: dict[str, Any]) -> Signal:
+    """The experiment's ``signal``, ``signal_note``, ``signal_rule`` and its two logit
+    differences, read from its attrs; nothing is computed here."""
+    value = meta.get("signal")
+    return Signal(value if isinstance(value, bool) else None, str(meta.get("signal_note") or ""),
+                  str(meta.get("signal_rule") or ""), _number(meta.get("clean_logit_diff")),
+                  _number(meta.get("corrupted_logit_diff")))
+
+
+def metric_position(meta: dict[str, Any], n_pos: int) -> int | None:
+    """The prompt position the metric is read at (``metric_pos``; negative counts from the
+    end of the ``n_pos``-token prompt), or None when not recorded."""
+    pos = meta.get("metric_pos")
+    if not isinstance(pos, int) or isinstance(pos, bool):
+        return None
+    pos = pos + n_pos if pos < 0 else pos
+    return pos if 0 <= pos < n_pos else None
 
 
 def experiments(root: str, run_id: str) -> dict[str, dict[str, Any]]:

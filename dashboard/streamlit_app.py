@@ -5,7 +5,9 @@ Run from the repository root:
     INTERP_STORE=/data/store streamlit run dashboard
 
 The sidebar holds the store root (session key ``store_root``) and the run picker shared by
-every page (``run_id``). Pages live in ``dashboard/app_pages/``; registering one is one line
+every page (``run_id``, in the URL as ``?run=``). The widgets a page links
+(``widgets.link``) are written to the URL after the page ran, so every view can be
+bookmarked. The favicon is a local file (``static/favicon.png``): nothing is fetched. Pages live in ``dashboard/app_pages/``; registering one is one line
 in ``dashboard/pages_registry.PAGES``.
 """
 
@@ -25,10 +27,16 @@ from dashboard import data, widgets  # noqa: E402
 from dashboard.pages_registry import PAGES  # noqa: E402
 
 
+# The tab icon, served from this folder (a material icon name is fetched from a CDN). A
+# comment, not a docstring: Streamlit's magic would print a bare string in the app.
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.png"
+
+
 def main() -> None:
     """Build the sidebar, check the store, then run the selected page."""
     st.set_page_config(layout="wide", page_title="Interpretability lab",
-                       page_icon=":material/biotech:")
+                       page_icon=str(FAVICON) if FAVICON.is_file() else None)
+    widgets.start_links()
     page = st.navigation([st.Page(p.script, title=p.title, icon=p.icon) for p in PAGES])
     st.sidebar.caption("Interpretability lab")
     root = widgets.store_root_input()
@@ -54,6 +62,8 @@ def main() -> None:
         page.run()
     except data.StoreError as err:  # e.g. a corrupt chunk: say what is wrong, not a traceback
         st.error(str(err), icon=":material/error:")
+    finally:  # also after st.stop(): the URL names what the page shows
+        widgets.write_links()
 
 
 main()

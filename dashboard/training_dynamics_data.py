@@ -23,7 +23,7 @@ import streamlit as st
 from dashboard import data
 
 __all__ = ["Dynamics", "dynamics", "phase_rule_text", "phase_score", "final_best",
-           "training_loss"]
+           "top_heads", "training_loss"]
 
 
 class Dynamics(NamedTuple):
@@ -97,6 +97,14 @@ def final_best(dyn: Dynamics) -> float | None:
         return float(dyn.checkpoints[f"max_{score}"].iloc[-1])
     recorded = dyn.attrs.get("max_induction_final")  # written before phase_rule_spec existed
     return float(recorded) if isinstance(recorded, (int, float)) else None
+
+
+def top_heads(dyn: Dynamics, scores: list[str], k: int = 8) -> list[str]:
+    """The ``k`` heads with the highest value of any of ``scores`` at any checkpoint, in
+    head order (all heads when ``scores`` is empty)."""
+    frame = dyn.heads[dyn.heads["score"].isin(scores)] if scores else dyn.heads
+    best = frame.groupby("head")["value"].max().sort_values(ascending=False, kind="stable")
+    return sorted(best.head(k).index.tolist())
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -7,8 +7,16 @@ Session-state keys shared by every page (set by ``streamlit_app.py``):
 
 Page-specific keys carry the page's prefix (``attention_layer``, ``overview_log_x``, ...).
 
+**Links.** The run, and each page widget that says what is shown (layer, head, prompt,
+position, granularity, toggles), live in the URL so a view can be bookmarked and shared:
+call :func:`link` just before the widget (it seeds the session key from ``?param=`` on a
+fresh view, drops values that do not fit this run, sets the default) and do not pass the
+widget a ``value``/``index``; ``streamlit_app.py`` writes every linked key back to
+``st.query_params`` after the page ran (:func:`write_links`).
+
 Every page opens with :func:`open_page`: title, one caption saying what it shows and how
-to read it, the picked run's model in a line, and, when the run lacks what the page
+to read it, the picked run's model in a line, the findings its analysis step wrote into
+the run (shown as text, never parsed as markdown), and, when the run lacks what the page
 shows, a message saying why (from the run's ``steps`` record: the step did not run, or
 it was skipped and why) with the command that computes it and the runs that have it.
 
@@ -21,14 +29,20 @@ Example (in a page script):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import charts, data
 
 __all__ = ["Needs", "store_root_input", "run_picker", "selected_run", "run_caption",
-           "open_page", "has_needed", "runs_with", "lacks", "require", "missing_data",
-           "keep_valid"]
+           "open_page", "show_findings", "has_needed", "runs_with", "lacks", "require",
+           "missing_data", "keep_valid", "link", "start_links", "write_links"]
+
+_LINKS = "_url_links"
+"""Session key: URL parameter -> session key, for the widgets linked in this script run."""
+_UNSET = object()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,10 +70,118 @@ def store_root_input() -> str:
     return str(st.session_state["store_root"]).strip()
 
 
+# --------------------------------------------------------------------------- links
+def _encode(value: Any) -> str:
+    """A value as it appears in the URL: booleans as 1/0, everything else as text."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _decode(raw: str, options: Sequence | None) -> Any:
+    """The option whose URL form is ``raw`` (``_UNSET`` when none); free text when no options."""
+    if options is None:
+        return raw
+    for option in options:
+        if _encode(option) == raw:
+            return option
+    return _UNSET
+
+
+def _valid(value: Any, options: Sequence | None, multi: bool) -> bool:
+    if options is None:
+        return True
+    if multi:
+        return isinstance(value, list) and all(v in list(options) for v in value)
+    return value in list(options)
+
+
+def start_links() -> None:
+    """Forget the links of the previous script run (called first by ``streamlit_app.py``)."""
+    st.session_state[_LINKS] = {}
+
+
+def _url_form(value: Any) -> list[str]:
+    """The URL values of a session value ([] for nothing to write: None, "", [])."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return [] if value == "" else [_encode(value)]
+
+
+def _set_param(param: str, value: Any) -> None:
+    wanted = _url_form(value)
+    current = st.query_params.get_all(param) if param in st.query_params else []
+    if wanted == current:
+        return
+    if wanted:
+        st.query_params[param] = wanted if len(wanted) > 1 else wanted[0]
+    else:
+        del st.query_params[param]
+
+
+def link(key: str, options: Sequence | None = None, *, param: str | None = None,
+         default: Any = _UNSET, multi: bool = False) -> None:
+    """Keep the widget ``key`` in the URL as ``?param=``; call it just before the widget.
+
+    On a fresh view (the session has no value for ``key``) the value comes from the URL when
+    it is one of ``options``, else ``default``. A stored value that is not one of
+    ``options`` (another run was picked) is dropped first. The value is written to the URL
+    at once (a page may ``st.stop()`` below), and again by :func:`write_links`. Give the
+    widget no ``value`` or ``index`` of its own: the default set here is its starting value.
+
+    Args:
+        key: Session key of the widget (``attention_layer``).
+        options: The values the widget can take for this run, in the widget's order
+            (None: any text).
+        param: URL parameter name (default: the key without its page prefix, ``layer``).
+        default: Starting value when the URL has none (omit: the first option; nothing
+            for a multiselect; "" for text).
+        multi: The widget holds a list (multiselect); the URL repeats the parameter.
+
+    Examples:
+        >>> widgets.link("attention_layer", range(n_layers), param="layer")
+        >>> layer = st.selectbox("Layer", range(n_layers), key="attention_layer")
+    """
+    param = param or key.split("_", 1)[-1]
+    st.session_state.setdefault(_LINKS, {})[param] = key
+    if key in st.session_state and not _valid(st.session_state[key], options, multi):
+        del st.session_state[key]
+    if key not in st.session_state:
+        value = _UNSET
+        raws = st.query_params.get_all(param) if param in st.query_params else []
+        if multi and raws:
+            decoded = [_decode(r, options) for r in raws if r != ""]
+            if all(v is not _UNSET for v in decoded):
+                value = decoded
+        elif raws:
+            value = _decode(raws[-1], options)
+        if value is _UNSET:
+            value = default
+        if value is _UNSET or not _valid(value, options, multi):
+            value = [] if multi else ("" if options is None else
+                                      next(iter(options), None))
+        if value is not None:
+            st.session_state[key] = value
+    _set_param(param, st.session_state.get(key))
+
+
+def write_links() -> None:
+    """Write every key linked in this script run to ``st.query_params`` and drop the
+    parameters no widget of this run links (left from another page)."""
+    links = st.session_state.get(_LINKS) or {}
+    for param, key in links.items():
+        if key in st.session_state:
+            _set_param(param, st.session_state[key])
+    for param in [p for p in st.query_params if p not in links]:
+        del st.query_params[param]
+
+
+# --------------------------------------------------------------------------- sidebar
 def _default_run(root: str, runs: list[str]) -> str:
-    """The first run with attention layers (the most to look at), else the first run."""
-    with_layers = [r for r in runs if data.n_layers(root, r) > 0]
-    return (with_layers or runs)[0]
+    """The deepest complete run (most transformer blocks): the most to look at."""
+    return data.deepest_run(root, runs)
 
 
 def _run_label(root: str, run_id: str) -> str:
@@ -68,12 +190,12 @@ def _run_label(root: str, run_id: str) -> str:
 
 
 def run_picker(root: str, runs: list[str], *, key: str = "run_id", label: str = "Run") -> str:
-    """Sidebar select box over ``runs`` kept in ``st.session_state[key]``; returns the run id.
+    """Sidebar select box over ``runs`` kept in ``st.session_state[key]`` and in the URL
+    (``?run=``); returns the run id.
 
-    A stale value (a run that disappeared, another store) is replaced by a sensible default.
+    A stale value (a run that disappeared, another store) is replaced by the deepest run.
     """
-    if st.session_state.get(key) not in runs:
-        st.session_state[key] = _default_run(root, runs)
+    link(key, runs, param="run", default=_default_run(root, runs))
     return st.sidebar.selectbox(label, runs, key=key, format_func=lambda r: _run_label(root, r),
                                 help="Shared by every page.")
 
@@ -168,9 +290,21 @@ def require(root: str, run_id: str, needs: Needs, *, stop: bool = True) -> bool:
     return False
 
 
+def show_findings(root: str, run_id: str, steps: Sequence[str], *,
+                  title: str | None = "What the analysis found") -> bool:
+    """The findings the given analysis steps wrote into the run, as escaped text styled by
+    kind (result, nothing found, caveat); nothing when there are none. True when shown."""
+    items = data.step_findings(root, run_id, *steps)
+    if items:
+        st.html(charts.findings_html(items, title=title))
+    return bool(items)
+
+
 def open_page(title: str, caption: str, *, needs: Needs | None = None,
-              show_run: bool = True) -> tuple[str, str]:
-    """The opening every page shares: title, caption, the run's model, "this run lacks X".
+              show_run: bool = True, findings: Sequence[str] | str | None = None
+              ) -> tuple[str, str]:  # fmt: skip
+    """The opening every page shares: title, caption, the run's model, its step's findings,
+    "this run lacks X".
 
     Args:
         title: Page title.
@@ -178,6 +312,8 @@ def open_page(title: str, caption: str, *, needs: Needs | None = None,
         needs: What the page needs from the picked run; when the run lacks it the page
             says why (see :func:`require`) and stops.
         show_run: Show the picked run's one-line model description.
+        findings: Analysis steps whose stored findings open the page (default: the step
+            of ``needs``; ``()`` for none).
 
     Returns:
         (store root, run id) picked in the sidebar.
@@ -187,6 +323,9 @@ def open_page(title: str, caption: str, *, needs: Needs | None = None,
     st.caption(caption)
     if show_run:
         st.markdown(run_caption(root, run_id))
+    if findings is None:
+        findings = (needs.step,) if needs is not None else ()
+    show_findings(root, run_id, (findings,) if isinstance(findings, str) else findings)
     if needs is not None:
         require(root, run_id, needs)
     return root, run_id

@@ -11,7 +11,8 @@ root, run_id = widgets.open_page(
     "Attention",
     "Where each token looks. Row *q* of the heatmap is the attention distribution of the "
     "token at position *q* over the positions it can see (keys 0..q); every row sums to 1. "
-    "Hover the text to see the same row as colours on the prompt.")
+    "Hover the text to see the same row as colours on the prompt; the grid at the bottom "
+    "shows every head of the layer on the same prompt.", findings=("patterns", "prompts"))
 
 if data.n_layers(root, run_id) == 0:
     widgets.missing_data(
@@ -27,7 +28,7 @@ if not sets:
 
 c_set, c_layer, c_head, c_prompt, c_measure = st.columns([1.3, 0.6, 1.4, 2.2, 1.3])
 labels = [s.label for s in sets]
-widgets.keep_valid("attention_prompt_set", labels)
+widgets.link("attention_prompt_set", labels, param="set")
 set_label = c_set.radio("Prompt set", labels, key="attention_prompt_set",
                         disabled=len(sets) == 1,
                         help="Repeated random tokens (BOS, r1..rn, r1..rn) show induction "
@@ -37,20 +38,30 @@ pset = sets[labels.index(set_label)]
 sizes = data.array_sizes(root, run_id, pset.pattern)
 n_prompts = sizes[pset.prompt_dim]
 
-widgets.keep_valid("attention_layer", list(range(sizes["layer"])))
+widgets.link("attention_layer", range(sizes["layer"]), param="layer")
 layer = c_layer.selectbox("Layer", range(sizes["layer"]), key="attention_layer")
 head_title = ad.head_titles(root, run_id, layer, sizes["head"])
-widgets.keep_valid("attention_head", list(range(sizes["head"])))
+widgets.link("attention_head", range(sizes["head"]), param="head")
 head = c_head.selectbox("Head", range(sizes["head"]), key="attention_head",
                         format_func=head_title.__getitem__)
 
 previews = ad.prompt_previews(root, run_id, pset, n_prompts)
-prompt_key = "attention_prompt" if pset == ad.NATURAL else "attention_rrt_prompt"
-widgets.keep_valid(prompt_key, list(range(n_prompts)))
+prompt_key = {ad.NATURAL: "attention_prompt", ad.REPEATED: "attention_rrt_prompt",
+              ad.USER: "attention_user_prompt"}[pset]
+widgets.link(prompt_key, range(n_prompts), param="prompt")
 prompt = c_prompt.selectbox("Prompt", range(n_prompts), key=prompt_key,
                             format_func=lambda p: f"{p}: {previews[p]}")
+n_user = data.array_sizes(root, run_id, ad.USER.tokens)["user_prompt"] if ad.USER in sets else 0
+with st.expander(f"Your own prompts ({n_user} in this run)" if n_user
+                 else "Your own prompts: add them to this run"):
+    st.markdown("Write your prompts in a file, one per line (or a JSON list of strings), and "
+                "add them to this run; they then appear here as the prompt set **Your "
+                "prompts**, next to the evaluation prompts:")
+    st.code(ad.prompts_command(root, run_id), language="bash")
 
 has_norm = data.has_array(root, run_id, pset.norm_pattern)
+widgets.link("attention_measure", ["weight", "norm"] if has_norm else ["weight"],
+             param="measure")
 measure = c_measure.radio(
     "Measure", ["weight", "norm"], key="attention_measure", disabled=not has_norm,
     format_func={"weight": "attention weight", "norm": "norm-based"}.get,
@@ -63,10 +74,11 @@ value_title = "norm-based attention" if use_norm else "attention"
 
 pattern = ad.attention_pattern(root, run_id, layer=layer, head=head, prompt=prompt,
                                prompt_set=pset, norm=use_norm)
-n = pattern.shape[0]
+n = ad.prompt_length(root, run_id, pset, prompt, pattern.shape[0])
+pattern = pattern[:n, :n]  # user prompts are padded
 repeat_n = ad.repeat_length(root, run_id, n) if pset == ad.REPEATED else None
 if data.has_array(root, run_id, pset.tokens):
-    tokens = data.prompt_tokens(root, run_id, prompt, pset.tokens, pset.prompt_dim)[:n]
+    tokens = ad.prompt_token_strs(root, run_id, pset, prompt, n)
 else:  # the run stores these patterns without their token ids: label by place in the repeat
     tokens = ad.rrt_placeholder_tokens(n, repeat_n)
 start, stop = 0, n
@@ -90,3 +102,12 @@ st.iframe(charts.attention_text_html(tokens[start:stop], window, start=start,
 st.altair_chart(charts.attention_heatmap(window, tokens[start:stop], start=start,
                                          value_title=value_title), width="content")
 st.caption("Shares are for this prompt only; the Heads page scores every head over all prompts.")
+
+st.subheader(f"All heads of layer {layer} on this prompt")
+st.caption("One small heatmap per head (same axes and colours as above; hover a cell for the "
+           "query and key tokens). Stripes and columns tell the head types apart at a glance.")
+grid = ad.layer_patterns(root, run_id, layer=layer, prompt=prompt, prompt_set=pset,
+                         norm=use_norm)[:, :n, :n]
+st.altair_chart(charts.all_heads_grid(grid[:, start:stop, start:stop], tokens[start:stop],
+                                      head_title, start=start, value_title=value_title),
+                width="content")

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import attribution_charts as charts
 from dashboard import attribution_data as ad
 from dashboard import data, widgets
+from dashboard.charts import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Attribution",
@@ -17,19 +18,20 @@ root, run_id = widgets.open_page(
 
 sizes = data.array_sizes(root, run_id, "dla/correct")
 c_prompt, c_pos, c_target = st.columns([1, 3, 2])
-prompt = int(c_prompt.number_input("Prompt", 0, sizes["prompt"] - 1, 0, key="attribution_prompt"))
+widgets.link("attribution_prompt", range(sizes["prompt"]), param="prompt")
+prompt = int(c_prompt.number_input("Prompt", 0, sizes["prompt"] - 1, key="attribution_prompt"))
 tokens = data.prompt_tokens(root, run_id, prompt)[: sizes["pos"]]
-last = sizes["pos"] - 2  # the last position has no next token
-if st.session_state.get("attribution_pos", 0) > last:
-    del st.session_state["attribution_pos"]
-pos = int(c_pos.slider("Position", 0, max(last, 0), min(last, 10), key="attribution_pos"))
+last = max(sizes["pos"] - 2, 0)  # the last position has no next token
+widgets.link("attribution_pos", range(last + 1), param="pos", default=min(last, 10))
+pos = int(c_pos.slider("Position", 0, last, key="attribution_pos"))
+widgets.link("attribution_target", ["correct", "logit_diff"], param="target")
 target = c_target.radio("Attribute", ["correct", "logit_diff"], key="attribution_target",
                         format_func={"correct": "correct token logit",
                                      "logit_diff": "correct - top rival"}.get)
 context = "".join(tokens[max(0, pos - 12): pos + 1])
-st.markdown(f"Context (…{len(tokens[:pos + 1])} tokens): `{context!r}` → correct next "
-            f"token `{tokens[pos + 1]!r}`; the model's top other token is "
-            f"`{ad.rival_token(root, run_id, prompt, pos)!r}`.")
+st.markdown(f"Context (…{len(tokens[:pos + 1])} tokens): {esc(repr(context))} → correct next "
+            f"token {esc(repr(tokens[pos + 1]))}; the model's top other token is "
+            f"{esc(repr(ad.rival_token(root, run_id, prompt, pos)))}.")
 
 frame = ad.dla_frame(root, run_id, prompt, pos, target)
 st.caption(f"Total (= the {'logit' if target == 'correct' else 'logit difference'}): "
@@ -37,13 +39,21 @@ st.caption(f"Total (= the {'logit' if target == 'correct' else 'logit difference
            "it); `ln_final_bias` and `unembed_bias` are the final LayerNorm bias and b_U.")
 c_bars, c_blocks = st.columns([3, 2])
 with c_bars:
-    top_n = st.slider("Largest components shown", 5, len(frame), min(len(frame), 30),
-                      key="attribution_top_n")
+    n_min = min(5, len(frame))
+    widgets.link("attribution_top_n", range(n_min, len(frame) + 1), param="top",
+                 default=min(len(frame), 30))
+    top_n = (st.slider("Largest components shown", n_min, len(frame), key="attribution_top_n")
+             if len(frame) > n_min else len(frame))
+    widgets.link("attribution_sorted", [True, False], param="sorted", default=False)
+    by_size = st.toggle("Sort by size", key="attribution_sorted",
+                        help="Largest |contribution| first; off: the model's order.")
     shown = frame.reindex(frame["value"].abs().sort_values(ascending=False).index).head(top_n)
-    st.altair_chart(charts.dla_bars(shown.sort_index(), title="by component"), width="stretch")
+    st.altair_chart(charts.dla_bars(shown if by_size else shown.sort_index(),
+                                    title=f"by component ({len(shown)} of {len(frame)})"),
+                    width="stretch")
 with c_blocks:
-    st.markdown("**Per block**: bars are each block's total; the line is the running sum "
-                "(the logit lens with the LayerNorm scale frozen, which is additive).")
+    st.markdown("**Per block**: bars are each block's total; the black line is the running "
+                "sum (the logit lens with the LayerNorm scale frozen, which is additive).")
     blocks = ad.block_frame(frame, data.n_layers(root, run_id))
     st.altair_chart(charts.block_bars(blocks), width="stretch")
 

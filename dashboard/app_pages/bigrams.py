@@ -37,15 +37,18 @@ else:
             icon=":material/info:")
 
 q_col, k_col = st.columns([3, 1])
+widgets.link("bigrams_query", param="token")
 query = q_col.text_input("Find a token", key="bigrams_query",
                          placeholder="type a token such as ' the', or #id",
                          help="Exact matches first, then tokens containing the text.")
-k = k_col.slider("List length", 3, 30, 10, key="bigrams_k")
+widgets.link("bigrams_k", range(3, 31), param="k", default=10)
+k = k_col.slider("List length", 3, 30, key="bigrams_k")
 frequent = [int(t) for t in lists["token"][:200]]
 candidates = data.find_tokens(strs, query) if query else frequent
 if not candidates:
     st.warning("No token matches; showing the most frequent ones.", icon=":material/search_off:")
     candidates = frequent
+widgets.link("bigrams_token", candidates, param="id")
 token = st.selectbox("Token", candidates, key="bigrams_token",
                      format_func=lambda i: f"{data.quoted(strs[i])}  #{i}")
 row = rows.get(int(token))
@@ -75,6 +78,7 @@ st.caption("What predicts: P(token | s) for each earlier token s (corpus: predec
 if has_corpus and "corpus_follow_id" in lists:
     st.subheader("Agreement, token by token")
     table = bd.agreement_table(root, run_id)
+    widgets.link("bigrams_disagree", [False, True], param="disagree")
     only = st.toggle("Only disagreements", key="bigrams_disagree")
     shown = table[~table["agree"]] if only else table
     st.dataframe(shown.head(500), hide_index=True, height=320)

@@ -20,14 +20,27 @@ root, run_id = widgets.open_page(
 heads = cd.copying_table(root, run_id)
 st.subheader("Copying per head")
 for col, value in zip(st.columns(3), [v for v in ("copying", "ov_top1", "ov_top5") if v in heads]):
-    # sized by alt.Step in the spec; a height here collapses 1-layer maps
-    col.altair_chart(charts.copying_map(heads, value), width="content")
+    # rows sized by alt.Step in the spec; a height here collapses 1-layer maps
+    col.altair_chart(charts.copying_map(heads, value), width="stretch")
 st.caption("copying = sum of eigenvalues / sum of their absolute values of the full OV circuit; "
            "ov_top1/ov_top5 = share of source tokens whose own token is the top-1 / top-5 output.")
+gap = cd.copying_vs_top1(heads)
+if gap:
+    st.info(f"**Why head {gap['name']} can have copying {gap['copying']:.2f} but top-1 accuracy "
+            f"{gap['ov_top1']:.2f}.** The copying score is an average over the whole OV "
+            "circuit (its eigenvalues): it is positive when attending to a token raises that "
+            "token's logit *more than it lowers it*, summed over all directions. Top-1 "
+            "accuracy asks something stricter: is the source token the single most raised "
+            "output? A head can raise every source token a little while raising a few other "
+            "tokens (often frequent ones) even more; then it copies on average and is never "
+            "top-1" + (f" (its top-5 accuracy is {gap['ov_top5']:.2f})" if gap["ov_top5"]
+                       is not None else "") + ". Both are read from the weights alone.",
+            icon=":material/help:")
 
 if data.has_array(root, run_id, "circuits/comp"):
     st.subheader("Composition between heads")
-    subtract = st.toggle("Subtract the random baseline", value=True, key="circuits_subtract")
+    widgets.link("circuits_subtract", [True, False], param="subtract", default=True)
+    subtract = st.toggle("Subtract the random baseline", key="circuits_subtract")
     modes = sorted(data.read(root, run_id, "circuits/comp_mode").comp_mode.values.tolist(),
                    key=lambda m: m != "K")  # K first: how induction heads read
     titles = [f"{m} (induction)" if m == "K" else m for m in modes]
@@ -44,8 +57,9 @@ if data.has_array(root, run_id, "circuits/trigram_src"):
     st.subheader("Skip-trigrams")
     table = cd.skip_trigram_table(root, run_id)
     c_head, c_copy = st.columns([1, 1])
-    head_pick = c_head.selectbox("Head", ["all"] + sorted(table["head"].unique().tolist()),
-                                 key="circuits_trigram_head")
+    trigram_heads = ["all"] + sorted(table["head"].unique().tolist())
+    widgets.link("circuits_trigram_head", trigram_heads, param="trigram_head")
+    head_pick = c_head.selectbox("Head", trigram_heads, key="circuits_trigram_head")
     only_copy = c_copy.toggle("Copying only", key="circuits_trigram_copy")
     shown = table if head_pick == "all" else table[table["head"] == head_pick]
     shown = shown[shown["copying"]] if only_copy else shown
@@ -56,10 +70,13 @@ if data.has_array(root, run_id, "circuits/trigram_src"):
 st.subheader("One head, one token")
 strs = data.token_strs(root, run_id)
 c_head, c_query, c_k = st.columns([1, 2, 1])
+widgets.link("circuits_head", heads["name"].tolist(), param="head")
 name = c_head.selectbox("Head", heads["name"].tolist(), key="circuits_head")
 layer, head = (int(x) for x in name.split("."))
+widgets.link("circuits_query", param="token")
 query = c_query.text_input("Token", key="circuits_query", placeholder="e.g. ' the' or #42")
-k = c_k.slider("List length", 3, 30, 10, key="circuits_k")
+widgets.link("circuits_k", range(3, 31), param="k", default=10)
+k = c_k.slider("List length", 3, 30, key="circuits_k")
 candidates = data.find_tokens(strs, query) if query else cd.circuit_tokens(root, run_id)
 if not candidates:
     st.warning("No token matches.", icon=":material/search_off:")

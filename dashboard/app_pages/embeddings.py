@@ -17,17 +17,20 @@ root, run_id = widgets.open_page(
 
 has_tsne = data.has_array(root, run_id, "embeddings/tsne")
 c_method, c_matrix, c_search = st.columns([1, 1, 2])
-method = c_method.segmented_control("Method", ["PCA", "t-SNE"] if has_tsne else ["PCA"],
-                                    default="PCA", key="embeddings_method") or "PCA"
+methods = ["PCA", "t-SNE"] if has_tsne else ["PCA"]
+widgets.link("embeddings_method", methods, param="method")
+method = c_method.segmented_control("Method", methods, key="embeddings_method") or "PCA"
 matrices = ed.matrices(root, run_id)
-matrix = c_matrix.segmented_control("Vectors", matrices, default=matrices[0],
-                                    key="embeddings_matrix") or matrices[0]
+widgets.link("embeddings_matrix", matrices, param="matrix")
+matrix = c_matrix.segmented_control("Vectors", matrices, key="embeddings_matrix") or matrices[0]
+widgets.link("embeddings_query", param="token")
 query = c_search.text_input("Highlight a token", key="embeddings_query",
                             placeholder="e.g. ' the' or #42")
 
 points = ed.embedding_points(root, run_id, "tsne" if method == "t-SNE" else "pca", matrix)
 categories = sorted(points["category"].unique())
-picked = st.multiselect("Categories", categories, default=categories, key="embeddings_cats")
+widgets.link("embeddings_cats", categories, param="category", default=categories, multi=True)
+picked = st.multiselect("Categories", categories, key="embeddings_cats")
 shown = points[points["category"].isin(picked)]
 
 highlight = []
@@ -44,13 +47,22 @@ if query:
         st.warning("That token is not among the mapped ones (the most frequent tokens only).",
                    icon=":material/search_off:")
 
-st.altair_chart(charts.embedding_scatter(shown, highlight, f"{method} of {matrix}"),
+variance = ed.explained_variance(root, run_id)
+ratios = variance[variance["matrix"] == matrix]["ratio"].tolist()
+if method == "PCA":
+    titles = [f"PC{i + 1} ({ratios[i]:.0%} of variance)" if i < len(ratios) else f"PC{i + 1}"
+              for i in range(2)]
+else:
+    titles = ["t-SNE 1 (no units)", "t-SNE 2 (no units)"]
+st.altair_chart(charts.embedding_scatter(shown, highlight, f"{method} of {matrix}",
+                                         x_title=titles[0], y_title=titles[1],
+                                         ticks=method == "PCA"),
                 width="stretch", height=560)
 counts = points["category"].value_counts()
 st.caption(f"{len(points)} tokens mapped: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
 
 if method == "PCA":
-    variance = ed.explained_variance(root, run_id)
+    st.markdown("**Explained variance per principal component**")
     st.altair_chart(charts.variance_bars(variance), width="stretch")
     top2 = variance[variance["matrix"] == matrix].head(2)["ratio"].sum()
     st.caption(f"The two plotted components explain {top2:.0%} of the variance of {matrix}.")

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import heads_charts as charts
 from dashboard import heads_data as hd
+from dashboard.charts import escape_markdown as esc
 
 NEEDS = widgets.Needs("heads", hd.HEADS, "head scores", why="it needs attention layers")
 root, run_id = widgets.open_page(
@@ -14,7 +15,7 @@ root, run_id = widgets.open_page(
     "mean attention a head puts on one kind of target (1 = all of it): the previous token, "
     "BOS, the earlier copy of the current token (duplicate), the token after that copy "
     "(induction). Click a column header to sort; the label is the first score over its "
-    "threshold (rules below).", show_run=False)
+    "threshold (rules below).", show_run=False, findings="heads")
 
 with_heads = widgets.runs_with(root, NEEDS)
 if not with_heads:
@@ -22,12 +23,14 @@ if not with_heads:
                          "(`python -m jobs analyze ...`) on a model with attention layers.")
 
 c_runs, c_labels = st.columns([2, 2])
-default = [run_id] if run_id in with_heads else with_heads[:1]
-chosen = c_runs.multiselect("Runs", with_heads, default=default, key="heads_runs",
+default = [run_id if run_id in with_heads else data.deepest_run(root, with_heads)]
+widgets.link("heads_runs", with_heads, param="runs", default=default, multi=True)
+chosen = c_runs.multiselect("Runs", with_heads, key="heads_runs",
                             help="Stack the tables of several runs to compare them.")
 table = hd.heads_across_runs(root, tuple(chosen or default))
 labels = sorted(table["label"].unique())
-picked = c_labels.multiselect("Labels", labels, default=labels, key="heads_labels")
+widgets.link("heads_labels", labels, param="label", default=labels, multi=True)
+picked = c_labels.multiselect("Labels", labels, key="heads_labels")
 shown = table[table["label"].isin(picked)]
 st.dataframe(shown, hide_index=True, height=min(420, 38 + 35 * len(shown)),
              column_config={"run": st.column_config.TextColumn("run", pinned=True),
@@ -37,17 +40,26 @@ counts = table.groupby(["run", "label"]).size().unstack(fill_value=0)
 st.caption("Heads per label: " + "; ".join(
     f"**{r}**: " + ", ".join(f"{lab} {n}" for lab, n in row.items() if n)
     for r, row in counts.iterrows()))
+for r in chosen or default:  # say so when a label's rule finds no head, instead of a blank
+    unmet = hd.unmet_rules(root, r)
+    if unmet:
+        st.info(f"**{r}**: no head is labelled " + ", ".join(esc(u["label"]) for u in unmet)
+                + ", because no head is over the threshold:\n" + "\n".join(
+                    f"- No head is over the {esc(u['label'])} threshold ({esc(u['score'])} "
+                    f"above {u['above']:g}); the best is head {u['head']} with {u['best']:.2f}."
+                    for u in unmet), icon=":material/search_off:")
 
 st.subheader("Layer x head maps")
 if not widgets.require(root, run_id, NEEDS, stop=False):
-    st.caption(f"Showing **{with_heads[0]}** instead.")
-map_run = run_id if run_id in with_heads else with_heads[0]
+    st.caption(f"Showing **{default[0]}** instead.")
+map_run = default[0]
 run_table = hd.head_table(root, map_run)
 scores = hd.score_columns(run_table)
 docs = hd.score_docs(root, map_run)
 fractions = data.fraction_scores(root, map_run, "heads/score")
 wanted = [s for s in ("induction", "prev_token", "duplicate_token", "first_token") if s in scores]
-maps = st.multiselect("Scores", scores, default=wanted or scores[:2], key="heads_maps")
+widgets.link("heads_maps", scores, param="score", default=wanted or scores[:2], multi=True)
+maps = st.multiselect("Scores", scores, key="heads_maps")
 st.caption("Rows are layers, columns heads; colour and number give the score. "
            + ("The colour range is 0..1 for scores that are fractions, the score's own range "
               "otherwise." if fractions is not None else

@@ -5,12 +5,14 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import overview_charts as charts
 from dashboard import overview_data as od
+from dashboard.charts import findings_html
+from dashboard.pages_registry import page_of_step
 
 root, run_id = widgets.open_page(
     "Overview",
     "Every complete run of the model ladder, simplest first: how big it is, what it was "
     "trained on, and how far its loss fell. Lower validation loss (nats per token) is "
-    "better; perplexity is exp(validation loss).", show_run=False)
+    "better; perplexity is exp(validation loss).", show_run=False, findings=())
 
 table = od.ladder_table(root)
 repeated = table[table["repeat_fraction"] > 0]
@@ -42,11 +44,34 @@ st.dataframe(
     },
 )
 
+st.subheader(f"Findings of {run_id}")
+found = data.findings(root, run_id)
+if found:
+    st.caption("What each analysis step wrote into the run (result, nothing found, or caveat); "
+               "each page opens with its own. Pick another run in the sidebar for its findings.")
+    for step, items in found.items():
+        target = page_of_step(step)
+        c_step, c_items = st.columns([1, 4])
+        if target is not None:
+            c_step.page_link(target.script, label=target.title, icon=target.icon,
+                             query_params={"run": run_id})
+        else:
+            c_step.markdown(f"`{step}`")
+        c_items.html(findings_html(items))
+else:
+    st.info(f"Run **{run_id}** records no findings (its analysis predates them, or no step "
+            "wrote any): the pages still show everything it stores.", icon=":material/info:")
+others = [r for r in table["run"] if r != run_id and data.findings(root, r)]
+if others:
+    st.caption("Other runs with findings: " + ", ".join(others) + ".")
+
 st.subheader("Loss curves")
 st.caption("Lines: training loss as logged during training. Diamonds: validation loss on "
            "held-out text. Hover for values; a log x axis shows the early phase changes.")
 left, mid, _ = st.columns([1, 1, 3])
+widgets.link("overview_log_x", [True, False], param="log_x", default=False)
 log_x = left.toggle("Log x axis", key="overview_log_x")
+widgets.link("overview_x", ["tokens_seen", "step"], param="x")
 x_axis = mid.radio("x axis", ["tokens_seen", "step"], key="overview_x", horizontal=True,
                    format_func=lambda v: {"tokens_seen": "tokens seen", "step": "step"}[v],
                    label_visibility="collapsed")

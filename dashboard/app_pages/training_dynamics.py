@@ -38,7 +38,9 @@ else:
     best = tdd.final_best(dyn)
     st.info(f"No phase change in these checkpoints. The band would mark where {rule}"
             + (f"; final best: {best:.2f}." if best is not None else "."), icon=":material/info:")
-log_x = st.toggle("Log x axis", value=True, key="dynamics_log_x")
+widgets.link("dynamics_log_x", [True, False], param="log_x", default=True)
+log_x = st.toggle("Log x axis", key="dynamics_log_x",
+                  help="Decade ticks; checkpoints at 0 tokens are left out on a log axis.")
 
 st.subheader("Loss")
 st.caption("Blue: training loss as logged. Orange: evaluation loss at each kept checkpoint.")
@@ -48,14 +50,19 @@ st.altair_chart(charts.loss_with_phase(tdd.training_loss(root, run_id), dyn.chec
 st.subheader("Head scores")
 names = sorted(dyn.heads["score"].unique())
 default = [s for s in (tdd.phase_score(dyn.attrs) or "induction", "prev_token") if s in names]
-chosen = st.multiselect("Scores", names, default=default, key="dynamics_scores")
+widgets.link("dynamics_scores", names, param="score", default=default, multi=True)
+chosen = st.multiselect("Scores", names, key="dynamics_scores")
 heads = sorted(dyn.heads["head"].unique())
-picked = st.multiselect("Heads", heads, default=heads, key="dynamics_heads")
+top = tdd.top_heads(dyn, chosen, 8)
+widgets.link("dynamics_heads", heads, param="head", default=top, multi=True)
+picked = st.multiselect("Heads", heads, key="dynamics_heads",
+                        help="Starts with the 8 heads that score highest on the chosen scores.")
 frame = dyn.heads[dyn.heads["head"].isin(picked)]
 fractions = data.fraction_scores(root, run_id, "dynamics/score")
 unit = fractions is not None and set(chosen) <= fractions
-st.caption("One line per head (colour) and score (dash). Induction heads rise together at the "
-           "phase change; previous-token heads they rely on usually form first."
+st.caption(f"One line per head (colour) and score (dash); {len(picked)} of {len(heads)} heads "
+           "shown. Induction heads rise together at the phase change; previous-token heads "
+           "they rely on usually form first."
            + ("" if unit else " The y axis spans the values (not every shown score is "
               "recorded as a fraction)."))
 st.altair_chart(charts.scores_over_training(frame, chosen, phase, log_x=log_x, unit=unit),

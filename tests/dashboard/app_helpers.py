@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -37,3 +38,15 @@ def visit(root: str, run_id: str, page: str, *, timeout: int = 60) -> AppTest:
 def n_charts(at: AppTest) -> int:
     """How many altair charts the page shows."""
     return len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"))
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's altair charts, in page order."""
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page says in markdown, captions, alerts and HTML blocks, joined."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error",
+                                  "subheader", "html") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)

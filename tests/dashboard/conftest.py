@@ -9,8 +9,12 @@ second. Runs:
   ``repeat_fraction=0.5`` (the Overview page must say so); RRT patterns without
   ``rrt/tokens``. Written as runs were before the attrs contract: no ``steps``,
   ``ladder_rank`` or ``unit_scores``, so it lists after the ladder and pages fall back;
+- ``gpt-1l``: 1 layer x 2 heads with an MLP (d_mlp 16): neuron arrays and activations
+  (``fixture_neurons.py``), a patching experiment with nothing to explain;
 - ``attn-only-2l``: 2 layers x 4 heads, attention weights and norm-based patterns, RRT
-  patterns with their tokens, head scores and labels.
+  patterns with their tokens, head scores and labels (with the labelling ``rules``: no
+  head is over the ``first-token`` threshold), findings of every step and user prompts
+  (``fixture_findings.py``). The deepest run, so the one the picker starts on.
 
 The new-style runs carry the attrs the jobs write: root ``ladder_rank`` and ``steps``
 (step -> status, reason, writes, settings, seconds), ``unit_scores`` on ``heads/score``.
@@ -81,15 +85,21 @@ class RunInfo:
 
 RUNS = [
     RunInfo("bigram-0l", "bigram-0l", n_layers=0, n_heads=1, d_head=1, ladder_rank=1, seed=1),
+    RunInfo("gpt-1l", "gpt-1l", n_layers=1, n_heads=2, d_mlp=16, ladder_rank=2, seed=4),
     RunInfo("attn-only-1l", "attn-only-1l", n_layers=1, n_heads=2, repeat_fraction=0.5,
             rrt_tokens=False, seed=2),
     RunInfo("attn-only-2l", "attn-only-2l", n_layers=2, n_heads=4, norm_pattern=True,
             ladder_rank=3, seed=3),
 ]
-LADDER = ["bigram-0l", "attn-only-2l", "attn-only-1l"]
+LADDER = ["bigram-0l", "gpt-1l", "attn-only-2l", "attn-only-1l"]
 """Run ids as the dashboard lists them: by ladder_rank, then runs without one (by name)."""
 SCORES = ["prev_token", "induction", "first_token"]
 """Head scores of the fixture runs (all fractions)."""
+LABEL_RULES = [{"label": "previous-token", "score": "prev_token", "above": 0.3},
+               {"label": "induction", "score": "induction", "above": 0.4},
+               {"label": "first-token", "score": "first_token", "above": 1.5}]
+"""``rules`` attr of ``heads/label`` in new-style runs; no uniform score beats 1.5, so no
+head is over the first-token threshold."""
 STEP_NAMES = ("tokens", "vocab", "weights", "activations", "patterns", "training", "heads",
               "dynamics", "attribution", "neurons", "patching", "bigrams", "embeddings",
               "circuits")
@@ -135,7 +145,7 @@ def steps_record(info: RunInfo) -> dict:
     writes = {"tokens": ["tokens"], "vocab": ["vocab/"], "activations": ["acts/"],
               "patterns": ["attn/"], "attribution": ["dla/", "logit_lens/"]}
     record = {}
-    for step in STEP_NAMES:
+    for step in STEP_NAMES + (("prompts",) if info.run_id == "attn-only-2l" else ()):
         skipped = SKIPPED_WITHOUT_LAYERS.get(step) if not info.n_layers else None
         record[step] = {"settings": {}, "writes": [] if skipped else writes.get(step, [f"{step}/"]),
                         "status": "skipped" if skipped else "done", "reason": skipped,
@@ -196,7 +206,7 @@ def write_run(root: Path, info: RunInfo) -> None:
         labels[0, 0] = "previous-token"
         if L > 1:
             labels[1, 1] = "induction"
-        writer.write("heads/label", labels)
+        writer.write("heads/label", labels, **({"rules": LABEL_RULES} if info.new_style else {}))
     for add_arrays in _plugins():
         add_arrays(writer, info)
     if info.new_style:

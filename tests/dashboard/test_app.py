@@ -11,7 +11,7 @@ from dashboard.pages_registry import PAGES
 from tests.dashboard.app_helpers import APP, app, visit
 
 DESIGN_ORDER = ["overview", "bigrams", "embeddings", "attention", "heads", "circuits",
-                "attribution", "patching", "training_dynamics", "neurons"]
+                "attribution", "patching", "training_dynamics", "neurons", "notebook"]
 
 
 def test_pages_are_registered_in_design_order():
@@ -45,10 +45,11 @@ def test_every_page_renders_for_every_run(dashboard_store, dashboard_runs, page)
         assert at.session_state["run_id"] == run_id
 
 
-def test_default_run_is_the_first_with_layers(dashboard_store):
+def test_default_run_is_the_deepest(dashboard_store):
     at = app(dashboard_store).run()
     assert not at.exception
-    assert at.session_state["run_id"] == "attn-only-2l"  # bigram-0l is first but has no layers
+    assert at.session_state["run_id"] == "attn-only-2l"  # 2 layers; the others 0 or 1
+    assert at.query_params["run"] == "attn-only-2l"
 
 
 def test_wrong_store_path_shows_an_error_not_an_exception(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard import attention_charts, attention_data
 from dashboard.charts import axis_labels
-from tests.dashboard.app_helpers import app, visit
+from tests.dashboard.app_helpers import app, chart_specs, visit
 
 PAGE = "app_pages/attention.py"
 TOKENS = ["<|BOS|>", "<script>alert(1)</script>", " &", "\n", " cat"]
@@ -24,7 +24,9 @@ def _pattern(n: int) -> np.ndarray:
 def test_prompt_sets(dashboard_store):
     assert attention_data.prompt_sets(dashboard_store, "bigram-0l") == []
     sets = attention_data.prompt_sets(dashboard_store, "attn-only-2l")
-    assert sets == [attention_data.NATURAL, attention_data.REPEATED]
+    assert sets == [attention_data.NATURAL, attention_data.REPEATED, attention_data.USER]
+    assert attention_data.prompt_sets(dashboard_store, "gpt-1l") == [  # no user prompts
+        attention_data.NATURAL, attention_data.REPEATED]
     assert attention_data.rrt_placeholder_tokens(7) == ["BOS", "r1", "r2", "r3", "r1", "r2", "r3"]
     assert attention_data.rrt_placeholder_tokens(7, n=2)[:4] == ["BOS", "r1", "r2", "r1"]
     assert attention_data.repeat_length(dashboard_store, "attn-only-2l", 15) == 7  # no rrt attrs
@@ -148,3 +150,36 @@ def test_attention_page_default_run(dashboard_store):
     at = app(dashboard_store).run()
     at.switch_page(PAGE).run()
     assert not at.exception and at.title[0].value == "Attention"
+
+
+def test_user_prompts_are_listed_with_the_command(dashboard_store):
+    at = visit(dashboard_store, "attn-only-2l", PAGE)
+    assert "Your prompts" in at.radio(key="attention_prompt_set").options
+    (expander,) = [e for e in at.expander if "Your own prompts" in e.label]
+    assert "(2 in this run)" in expander.label
+    (code,) = [c.value for c in at.code if "--prompts" in c.value]
+    assert code.startswith("python -m jobs analyze --checkpoint /checkpoints/attn-only-2l")
+    assert "--run-id attn-only-2l --steps prompts --prompts FILE" in code
+    at.radio(key="attention_prompt_set").set_value("Your prompts").run()
+    assert not at.exception
+    options = at.selectbox(key="attention_user_prompt").options
+    assert options[0] == "0: the cat sat on the mat"
+    srcdoc = at.get("iframe")[0].proto.srcdoc
+    assert srcdoc.count('class="tok"') == 7  # the prompt's length, not the padded width
+
+
+def test_command_is_offered_on_runs_without_user_prompts(dashboard_store):
+    at = visit(dashboard_store, "gpt-1l", PAGE)
+    assert any(e.label == "Your own prompts: add them to this run" for e in at.expander)
+
+
+def test_all_heads_grid(dashboard_store):
+    at = visit(dashboard_store, "attn-only-2l", PAGE)
+    assert any("All heads of layer" in s.value for s in at.subheader)
+    (grid,) = [s for s in chart_specs(at) if "facet" in s]
+    assert grid["columns"] == 4 and grid["spec"]["width"] <= 200
+    tips = [t["field"] for t in grid["spec"]["encoding"]["tooltip"]]
+    assert {"head", "query", "key", "value"} <= set(tips)
+    patterns = attention_data.layer_patterns(dashboard_store, "attn-only-2l", layer=1, prompt=0)
+    assert patterns.shape == (4, 16, 16)
+    np.testing.assert_allclose(patterns.sum(-1), 1, atol=2e-3)

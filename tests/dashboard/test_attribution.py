@@ -45,7 +45,12 @@ def test_chart_builders() -> None:
     frame = pd.DataFrame({"component": ["embed", "L0H0"], "value": [1.0, -2.0]})
     spec = attribution_charts.dla_bars(frame).to_dict()
     assert spec["mark"]["type"] == "bar"
-    assert spec["encoding"]["color"]["scale"]["domain"] == [-2.0, 2.0]
+    # colour carries the sign, with a legend; every component keeps its label
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["pushes up", "pushes down"]
+    assert spec["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert spec["encoding"]["y"]["axis"]["labelOverlap"] is False
+    assert spec["encoding"]["y"]["sort"] == ["embed", "L0H0"]
     blocks = pd.DataFrame({"name": ["a", "b"], "value": [1.0, 0.5], "cumulative": [1.0, 1.5]})
-    assert len(attribution_charts.block_bars(blocks).to_dict()["layer"]) == 2
-    assert np.isfinite(spec["encoding"]["color"]["scale"]["domain"]).all()
+    block_spec = attribution_charts.block_bars(blocks).to_dict()
+    assert len(block_spec["layer"]) == 2
+    assert block_spec["layer"][0]["encoding"]["y"]["title"] == "logit contribution"

@@ -69,3 +69,21 @@ def test_chart_specs() -> None:
     spec = circuits_charts.composition_heatmap(comp, "K").to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == [-0.3, 0.3]
     assert spec["title"] == "K-composition"
+
+
+def test_copying_versus_top1_is_explained_in_place() -> None:
+    table = pd.DataFrame({"layer": [0, 1], "head": [0, 0], "name": ["0.0", "1.0"],
+                          "copying": [0.89, 0.1], "ov_top1": [0.0, 0.1], "ov_top5": [0.2, 0.3]})
+    gap = circuits_data.copying_vs_top1(table)
+    assert gap == {"name": "0.0", "copying": 0.89, "ov_top1": 0.0, "ov_top5": 0.2}
+    assert circuits_data.copying_vs_top1(table.drop(columns=["ov_top1"])) is None
+    spec = circuits_charts.copying_map(table, "copying").to_dict()
+    assert spec["layer"][0]["encoding"]["color"]["legend"]["orient"] == "bottom"
+
+
+def test_circuits_page_explains_the_gap(steps_store) -> None:
+    at = visit(steps_store, "two", PAGE)
+    table = circuits_data.copying_table(steps_store, "two")
+    if circuits_data.copying_vs_top1(table) is not None:
+        (info,) = [i for i in at.info if i.value.startswith("**Why head")]
+        assert "copying" in info.value and "top-1" in info.value

@@ -48,3 +48,16 @@ def test_scatter_spec_highlights_in_red() -> None:
     assert len(spec["layer"]) == 3 and spec["layer"][1]["mark"]["color"] == "red"
     assert spec["layer"][0]["encoding"]["tooltip"][0]["field"] == "token"
     assert len(embeddings_charts.embedding_scatter(points).to_dict()["layer"]) == 1
+
+
+def test_pca_axes_name_the_explained_variance(dashboard_store) -> None:
+    from tests.dashboard.app_helpers import chart_specs
+
+    at = visit(dashboard_store, "bigram-0l", PAGE)
+    scatter, variance = chart_specs(at)
+    enc = scatter["layer"][0]["encoding"]
+    assert enc["x"]["title"] == "PC1 (20% of variance)"
+    assert enc["y"]["title"] == "PC2 (20% of variance)"
+    assert enc["x"]["axis"]["labels"] is True
+    assert variance["encoding"]["x"]["title"] == "principal component"
+    assert variance["encoding"]["color"]["legend"]["orient"] == "right"

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard import neurons_charts, neurons_data
-from tests.dashboard.app_helpers import visit
+from dashboard import data, neurons_charts, neurons_data
+from tests.dashboard.app_helpers import n_charts, visit
 
 PAGE = "app_pages/neurons.py"
 
 
 def test_neurons_page(attribution_store: str) -> None:
     at = visit(attribution_store, "gpt-2l", PAGE)
-    assert any("top contexts" in s.value for s in at.subheader)
+    assert any(s.value.startswith("Neuron L0N0") for s in at.subheader)
+    assert any("Top contexts" in m.value for m in at.markdown)
     at.number_input(key="neurons_neuron").set_value(5).run()
     assert not at.exception
     only_norms = visit(attribution_store, "attn-only-2l", PAGE)
@@ -46,3 +47,45 @@ def test_chart_builders() -> None:
     assert spec["mark"]["type"] == "bar" and spec["encoding"]["y"]["scale"]["type"] == "log"
     spec = neurons_charts.resid_norm_chart(np.ones((2, 3)), ["0_pre", "final_post"]).to_dict()
     assert spec["encoding"]["color"]["sort"] == ["0_pre", "final_post"]
+
+
+def test_neuron_features_on_stored_activations(dashboard_store) -> None:
+    """gpt-1l stores acts/mlp_post and W_out: histogram, colouring, both logit ends."""
+    from tests.dashboard.fixture_neurons import favourite_token
+
+    at = visit(dashboard_store, "gpt-1l", PAGE)
+    table = at.dataframe[1].value
+    assert list(table.columns[:3]) == ["neuron", "max activation", "fire rate"]
+    assert table["max activation"].is_monotonic_decreasing
+    at.selectbox(key="neurons_rank").set_value("density").run()
+    assert at.dataframe[1].value["fire rate"].is_monotonic_decreasing
+    tokens = data.read_array(dashboard_store, "gpt-1l", "tokens")
+    fav = data.token_strs(dashboard_store, "gpt-1l")[favourite_token(tokens)]
+    at.text_input(key="neurons_find").set_value(fav).run()
+    assert 3 in at.dataframe[1].value["neuron"].tolist()  # L0N3 fires on it
+    at.number_input(key="neurons_neuron").set_value(3).run()
+    assert not at.exception
+    contexts = [h.value for h in at.html if "monospace" in h.value]
+    assert contexts and all("rgba(253,141,60" in c and 'title="' in c for c in contexts)
+    effects = neurons_data.logit_effects(dashboard_store, "gpt-1l", 0, 3)
+    assert set(effects["side"]) == {"up", "down"}
+    assert effects[effects["side"] == "down"]["effect"].max() < effects["effect"].max()
+    assert n_charts(at) >= 4  # resid norm, layer histogram, own histogram, logit effects
+
+
+def test_neuron_without_stored_activations_falls_back(attribution_store: str) -> None:
+    assert neurons_data.neuron_activations(attribution_store, "gpt-2l", 0, 1) is None
+    at = visit(attribution_store, "gpt-2l", PAGE)
+    assert any("does not store the activations" in c.value for c in at.caption)
+
+
+def test_rank_neurons_filters_by_token() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"neuron": [0, 1, 2], "max activation": [1.0, 3.0, 2.0],
+                          "fire rate": [0.5, 0.1, 0.2], "top logit token": ["' a'", "' b'", "' c'"],
+                          "top context token": ["' x'", "' the'", "' y'"]})
+    assert neurons_data.rank_neurons(table, "max activation")["neuron"].tolist() == [1, 2, 0]
+    assert neurons_data.rank_neurons(table, "density")["neuron"].tolist() == [0, 2, 1]
+    assert neurons_data.rank_neurons(table, "max activation", "THE")["neuron"].tolist() == [1]
+    assert neurons_data.rank_neurons(table, "max activation", "#2")["neuron"].tolist() == [2]

@@ -59,3 +59,29 @@ def test_scores_axis_fixed_only_for_fractions():
     spec = training_dynamics_charts.scores_over_training(heads, ["induction"], None,
                                                          unit=False).to_dict()
     assert "domain" not in spec["layer"][0]["encoding"]["y"]["scale"]
+
+
+def test_log_axis_has_decade_ticks_and_spans_the_data(dashboard_store):
+    dyn = tdd.dynamics(dashboard_store, "attn-only-2l")
+    spec = training_dynamics_charts.loss_with_phase(tdd.training_loss(dashboard_store,
+                                                                      "attn-only-2l"),
+                                                    dyn.checkpoints, dyn.attrs["phase_change"]
+                                                    ).to_dict()
+    x = spec["layer"][1]["encoding"]["x"]
+    lo = min(v for v in dyn.checkpoints["tokens_seen"] if v > 0)
+    assert x["scale"]["type"] == "log" and x["scale"]["domain"][0] == lo  # no empty half
+    assert x["axis"]["values"] and all(v >= lo for v in x["axis"]["values"])
+    assert {1000.0, 10000.0} <= set(x["axis"]["values"])
+    linear = training_dynamics_charts.icl_chart(dyn.checkpoints, None, log_x=False).to_dict()
+    assert "type" not in linear["layer"][-1]["encoding"]["x"].get("scale", {})
+
+
+def test_legends_sit_under_the_charts_and_are_not_truncated(dashboard_store):
+    dyn = tdd.dynamics(dashboard_store, "attn-only-2l")
+    spec = training_dynamics_charts.scores_over_training(dyn.heads, ["induction"], None).to_dict()
+    enc = spec["layer"][-1]["encoding"]
+    assert enc["color"]["legend"]["orient"] == "bottom" and enc["color"]["legend"]["symbolLimit"] == 0
+    by_pos = training_dynamics_charts.loss_by_position_chart(dyn.loss_by_pos).to_dict()
+    assert by_pos["encoding"]["color"]["type"] == "quantitative"  # a gradient, not 9 entries
+    assert "1.1" in tdd.top_heads(dyn, ["induction"], 2)  # the planted induction head
+    assert len(tdd.top_heads(dyn, [], 8)) == 8
