@@ -97,6 +97,12 @@ def list_runs(root: str) -> list[str]:
     return sorted(ids, key=lambda r: _ladder_key(r, run_attrs(root, r)))
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def damaged_runs(root: str) -> dict[str, str]:
+    """Run id -> why it cannot be read, for every damaged run of the store (re-listed every 10 s)."""
+    return open_store(root).damaged()
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def run_attrs(root: str, run_id: str) -> dict[str, Any]:
     """Root attrs of a run (config, tokenizer, training summary, steps, provenance, ...)."""

@@ -23,7 +23,7 @@ if _REPO_ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data, widgets  # noqa: E402
+from dashboard import charts, data, widgets  # noqa: E402
 from dashboard.pages_registry import PAGES  # noqa: E402
 
 
@@ -49,7 +49,12 @@ def main() -> None:
         st.caption("or type another store root in the sidebar.")
         st.stop()
     if not runs:
-        st.warning(f"The store at `{root}` has no complete runs yet: a job may still be "
+        damaged = data.damaged_runs(root)
+        if damaged:
+            st.error("Every run in this store is damaged: "
+                     + "; ".join(f"{charts.escape_markdown(r)}: {charts.escape_markdown(why)}"
+                                 for r, why in damaged.items()), icon=":material/report:")
+        st.warning(f"The store at {charts.escape_markdown(root)} has no complete runs yet: a job may still be "
                    "writing them. Build or finish them with:", icon=":material/hourglass:")
         st.code(data.build_hint(root), language="bash")
         st.stop()

@@ -93,8 +93,11 @@ def read_marker(root: Path) -> dict[str, Any] | None:
 
 
 def check_schema_version(version: Any, where: Path) -> None:
-    """Refuse data written by a newer lab."""
-    if isinstance(version, int) and version > SCHEMA_VERSION:
+    """Refuse data written by a newer lab, and a version that is not an integer."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StoreError(f"{where} has schema_version {version!r}, which is not an integer: "
+                         "it was not written by this lab or has been edited; re-run its job")
+    if version > SCHEMA_VERSION:
         raise StoreError(f"{where} was written by a newer version of the lab (schema {version} > "
                          f"{SCHEMA_VERSION}): upgrade this checkout (git pull, make test)")
 

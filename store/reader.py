@@ -32,10 +32,10 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from store import _zarr_io
+from store import _manifest, _zarr_io
 from store._paths import (RUN_SUFFIX, StoreError, check_schema_version, read_marker,
                           read_run_attrs, run_path, run_status)
-from store.schema import holds_token_ids, label_array
+from store.schema import holds_token_ids, label_array, spec_for
 
 _BUILD_HINT = "build one with `python -m jobs ladder --preset tiny --store-root {root}` " \
               "or set INTERP_STORE"
@@ -44,7 +44,8 @@ _BUILD_HINT = "build one with `python -m jobs ladder --preset tiny --store-root 
 class Run:
     """One run of the store, read-only. Get it from :meth:`Store.run`."""
 
-    def __init__(self, path: Path, group: zarr.Group) -> None:
+    def __init__(self, path: Path, group: zarr.Group,
+                 manifest: dict[str, Any] | None = None) -> None:
         self.path = path
         """Directory of the run."""
         self.run_id = path.name.removesuffix(RUN_SUFFIX)
@@ -53,6 +54,7 @@ class Run:
         self._arrays: dict[str, zarr.Array] = {}
         self._names: list[str] | None = None
         self._labels: dict[str, np.ndarray | None] = {}  # label array -> its names, read once
+        self._manifest = manifest  # what finalize recorded (None: a run from before manifests)
 
     def __repr__(self) -> str:
         return f"Run({self.run_id!r}, status={self.attrs.get('status')!r})"
@@ -86,8 +88,67 @@ class Run:
                 raise StoreError(f"run {self.run_id!r} has no array {name!r}; it has: "
                                  f"{', '.join(self.arrays()) or 'nothing'}")
             with _zarr_io.quiet():
-                arr = self._arrays[name] = self._group[name]
+                arr = self._group[name]
+            self._check_layout(name, arr)
+            self._arrays[name] = arr
         return arr
+
+    def _damaged(self, name: str, what: str) -> StoreError:
+        return StoreError(f"array {name!r} of run {self.run_id!r} is damaged: {what}; re-run "
+                          "the analysis job for this run (python -m jobs analyze ... --overwrite)")
+
+    def _check_layout(self, name: str, arr: zarr.Array) -> None:
+        """The array's shape, dims and dtype agree with the manifest and store/schema.py."""
+        dims = tuple(arr.metadata.dimension_names or ())
+        if self._manifest is not None:
+            entry = self._manifest["arrays"].get(name)
+            if entry is None:
+                raise self._damaged(name, "it is not in the run's manifest.json")
+            if not (self.path / name / "zarr.json").is_file():
+                raise self._damaged(name, "its metadata file zarr.json is gone")
+            if list(arr.shape) != entry["shape"] or list(dims) != entry["dimension_names"]:
+                raise self._damaged(name, f"its metadata says shape {list(arr.shape)} dims "
+                                    f"{list(dims)}, but it was written as {entry['shape']} "
+                                    f"{entry['dimension_names']}")
+        try:
+            spec = spec_for(name)
+        except KeyError:
+            return  # an array the schema no longer declares: nothing to check it against
+        dtype_ok = (arr.dtype.kind in "OUT" if spec.dtype == "string"
+                    else arr.dtype == np.dtype(spec.dtype))
+        if dims != spec.dims or not dtype_ok:
+            raise self._damaged(name, f"it has dims {dims} and dtype {arr.dtype}, but "
+                                f"store/schema.py declares {spec.dims} {spec.dtype}")
+
+    def _check_files(self, name: str, arr: zarr.Array, selection: tuple | None) -> None:
+        """The chunk/shard files a read of ``selection`` (None: all) touches are all there."""
+        if self._manifest is None:
+            return
+        expected = self._manifest["arrays"][name]["files"]
+        unit = tuple(arr.shards or arr.chunks)
+        separator = getattr(arr.metadata.chunk_key_encoding, "separator", None)
+        keys = (None if selection is None or separator != "/" or not arr.shape
+                else _manifest.touched_files(arr.shape, unit, selection))
+        bad = _manifest.missing_files(self.path / name, expected, keys)
+        if bad:
+            raise self._damaged(name, f"{len(bad)} of its data files are missing or truncated "
+                                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})")
+
+    def verify(self) -> None:
+        """Check every array of the run against its manifest, schema and data files.
+
+        Raises:
+            StoreError: the first damaged array (missing, truncated or reshaped).
+
+        Examples:
+            >>> open_store("lab-store").run("attn-only-2l").verify()
+        """
+        for name in self.arrays():
+            self._check_files(name, self._array(name), None)
+        if self._manifest is not None:
+            lost = sorted(set(self._manifest["arrays"]) - set(self.arrays()))
+            if lost:
+                raise self._damaged(lost[0], "it is in the manifest but the run no longer has it")
 
     def dims(self, name: str) -> tuple[str, ...]:
         """Dim names of array ``name``."""
@@ -115,9 +176,11 @@ class Run:
     def _raw(self, name: str, selection: tuple = ()) -> np.ndarray:
         """Values of (a selection of) array ``name``; strings as an object array of str."""
         arr = self._array(name)
+        selection = selection or tuple(slice(None) for _ in arr.shape)
+        self._check_files(name, arr, selection)
         try:
             with _zarr_io.quiet():
-                data = np.asarray(arr[selection or tuple(slice(None) for _ in arr.shape)])
+                data = np.asarray(arr[selection])
         except Exception as exc:  # codec/checksum errors: report which array, what to do
             raise self._corrupt(name, exc) from exc
         if data.dtype.kind == "T":  # numpy StringDType -> plain str objects for pandas/altair
@@ -240,6 +303,10 @@ class Run:
             >>> run.dataset("training")["loss"]
             >>> run.dataset("heads")["scores"].sel(score="induction")
         """
+        prefix = f"{group.strip('/')}/" if group else ""
+        for name in self.arrays():  # every array of the group: layout and files intact
+            if name.startswith(prefix) and "/" not in name[len(prefix):]:
+                self._check_files(name, self._array(name), None)
         try:
             with _zarr_io.quiet():
                 ds = xr.open_zarr(self.path, group=group or None, chunks=None,
@@ -247,7 +314,8 @@ class Run:
         except Exception as exc:  # zarr raises several types for a missing group
             groups = sorted({n.rpartition("/")[0] for n in self.arrays()})
             raise StoreError(f"run {self.run_id!r} has no readable group {group!r} "
-                             f"({type(exc).__name__}); groups: {groups}") from None
+                             f"({type(exc).__name__}: {str(exc)[:120]}); groups: {groups}"
+                             ) from None
         labelled = {}
         for leaf in ds.data_vars:
             name = f"{group}/{leaf}" if group else str(leaf)
@@ -347,13 +415,57 @@ class Store:
             raise StoreError(f"run {run_id!r} is still being written (or was interrupted): "
                              "wait or re-run the job")
         path = run_path(self.root, run_id)
-        check_schema_version((read_run_attrs(path) or {}).get("schema_version"), path)
+        manifest = _open_manifest(path, read_run_attrs(path) or {})
         try:
             group = _zarr_io.open_group(path, mode="r")
         except Exception as exc:
             raise StoreError(f"run {run_id!r} cannot be opened ({type(exc).__name__}: {exc}): "
                              "re-run its job") from exc
-        return Run(path, group)
+        return Run(path, group, manifest)
+
+    def problem(self, run_id: str) -> str | None:
+        """Why run ``run_id`` cannot be read (one sentence), or None when it can.
+
+        A run still being written is not a problem; unparseable metadata, a schema version
+        that is not an integer or is newer, and a lost manifest are.
+        """
+        path = run_path(self.root, run_id)
+        if not path.is_dir():
+            return "it does not exist"
+        attrs = read_run_attrs(path)
+        if attrs is None:
+            return f"its root metadata {path / 'zarr.json'} is missing or cannot be parsed"
+        try:
+            _open_manifest(path, attrs)
+        except StoreError as exc:
+            return str(exc)
+        return None
+
+    def damaged(self) -> dict[str, str]:
+        """Run id -> reason, for every run of the root that cannot be read.
+
+        Examples:
+            >>> open_store("lab-store").damaged()
+            {'gpt-4l': "its root metadata lab-store/gpt-4l.zarr/zarr.json is missing or ..."}
+        """
+        found = {run_id: self.problem(run_id) for run_id in self.runs("all")}
+        return {run_id: why for run_id, why in found.items() if why}
+
+
+def _open_manifest(path: Path, attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's manifest after checking its schema version; None for a pre-manifest run."""
+    check_schema_version(attrs.get("schema_version"), path)
+    if not attrs.get("integrity"):
+        return None
+    try:
+        manifest = _manifest.read(path)
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"run {path.name.removesuffix(RUN_SUFFIX)!r} is damaged: its "
+                         f"{_manifest.MANIFEST} cannot be read ({exc}); re-run its job") from None
+    if manifest is None:
+        raise StoreError(f"run {path.name.removesuffix(RUN_SUFFIX)!r} is damaged: its "
+                         f"{_manifest.MANIFEST} is missing; re-run its job")
+    return manifest
 
 
 def open_store(root: str | Path) -> Store:

@@ -5,7 +5,8 @@ what makes a run crash-safe:
 
 1. ``RunWriter.create`` makes the run with root attr ``status="writing"``;
 2. the job writes arrays (``write``, or ``array`` + ``write_block`` for big ones);
-3. ``finalize`` sets ``status="complete"`` and only then consolidates the metadata.
+3. ``finalize`` records every array's files in ``manifest.json`` (see ``store._manifest``),
+   sets ``status="complete"`` and only then consolidates the metadata.
 
 Readers list only complete runs, so a dashboard never shows a half-written run. A job
 that died half-way is restarted cleanly by ``create`` (the default) or resumed with
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from store import _zarr_io
+from store import _manifest, _zarr_io
 from store._paths import (StoreError, check_schema_version, jsonable, now, read_marker,
                           run_path, run_status, staging_path, swap_in, write_marker)
 from store.schema import SCHEMA_VERSION, spec_for
@@ -308,6 +309,8 @@ class RunWriter:
         self._check_open()
         if "rewriting" in self._group.attrs:
             del self._group.attrs["rewriting"]
+        self._group.attrs["integrity"] = _manifest.MANIFEST
+        _manifest.write(self.path)  # what was written, checked by every later read
         self._group.attrs.update({"status": "complete", "completed_at": now()})
         _zarr_io.consolidate(self.path)
         if self.path != self.target:  # a replacement: swap it in, then drop the old run

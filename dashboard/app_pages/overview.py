@@ -1,5 +1,6 @@
 """Overview: the ladder of models in the store, their final metrics and loss curves."""
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, widgets
@@ -20,7 +21,8 @@ for row in repeated.itertuples():
     st.info(f"**{row.run}** was trained partly on synthetic repeated sequences: "
             f"{row.repeat_fraction:.0%} of its training sequences repeat an earlier span of "
             "themselves (this helps induction heads form in small models). Its losses are "
-            "not directly comparable with runs trained on natural text only.",
+            "not directly comparable with runs trained on natural text only. "
+            + od.data_mix_text(row.repeat_fraction, row.repeat_source, row.corpus),
             icon=":material/repeat:")
 
 st.subheader("The ladder")
@@ -43,6 +45,14 @@ st.dataframe(
         "corpus": "corpus",
     },
 )
+
+damaged = data.damaged_runs(root)
+if damaged:
+    st.warning("Some runs in this store cannot be read and are left out of every page; "
+               "re-run their jobs (`python -m jobs analyze ... --overwrite`) to rebuild them:",
+               icon=":material/report:")
+    st.dataframe(pd.DataFrame({"run": list(damaged), "what is wrong": list(damaged.values())}),
+                 hide_index=True)
 
 st.subheader(f"Findings of {run_id}")
 found = data.findings(root, run_id)
