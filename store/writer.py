@@ -25,8 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +46,81 @@ _DONE = "complete"
 _RESERVED = ("schema_version", "status")
 
 
+LOCK_SUFFIX = ".lock"
+"""``<run_id>.zarr.lock``: held (``flock``) by the one job writing the run; says who it is."""
+
+_HELD: dict[str, int] = {}
+"""Lock path -> open descriptor, for the locks this process holds."""
+
+
+def lock_path(run: Path) -> Path:
+    """The lock file of run directory ``run``."""
+    return run.with_name(run.name + LOCK_SUFFIX)
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock at ``path``, from what it wrote there."""
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    return (f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
+            f"(since {info.get('since', '?')})")
+
+
+def acquire_lock(run: Path) -> None:
+    """Take the write lock of run directory ``run``, or say who holds it.
+
+    The lock is an ``flock`` on ``<run_id>.zarr.lock``, so it is released by the kernel
+    when the holder exits, however it exits: a lock left by a killed job is stale and is
+    simply taken over. A lock this process took for an abandoned writer is taken over too.
+
+    Raises:
+        StoreError: another live process is writing the run (names its pid and host).
+    """
+    path = lock_path(run)
+    stale = _HELD.pop(str(path), None)
+    if stale is not None:
+        os.close(stale)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"run {run.name.removesuffix('.zarr')!r} is being written by another "
+                             f"job, {_holder(path)}: wait for it to finish, or stop it, then "
+                             "run this again") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a file its last holder unlinked while we opened it
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "since": now()}).encode())
+    _HELD[str(path)] = fd
+
+
+def release_lock(run: Path) -> None:
+    """Give up the write lock of run directory ``run`` (no-op if this process lacks it)."""
+    path = lock_path(run)
+    fd = _HELD.pop(str(path), None)
+    if fd is None:
+        return
+    path.unlink(missing_ok=True)
+    os.close(fd)
+
+
 class RunWriter:
-    """Writes one run. Build it with :meth:`create` or :meth:`open_incomplete`."""
+    """Writes one run. Build it with :meth:`create` or :meth:`open_incomplete`.
+
+    One job writes a run at a time: every constructor takes the run's lock
+    (:func:`acquire_lock`) and ``finalize`` gives it back, so a second writer of the same
+    run id is refused with one line naming the first.
+    """
 
     def __init__(self, path: Path, group: zarr.Group, *, target: Path | None = None) -> None:
         self.path = path
@@ -90,14 +166,17 @@ class RunWriter:
         clash = [k for k in _RESERVED if k in meta]
         if clash:
             raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
+        acquire_lock(path)
         where = path
         if path.exists():
             status = run_status(path)
             if status == "complete" and not overwrite:
+                release_lock(path)
                 raise StoreError(f"run {run_id!r} is already complete at {path}: pick another "
                                  "run id, or replace it with --overwrite (the old run is kept "
                                  "until the new one is complete)")
             if status != "complete" and not restart_incomplete:
+                release_lock(path)
                 raise StoreError(f"run {run_id!r} at {path} is incomplete: resume it with "
                                  "RunWriter.open_incomplete or pass restart_incomplete=True")
             if status == "complete":  # build the replacement beside it; finalize swaps it in
@@ -137,6 +216,7 @@ class RunWriter:
         if status != "complete":
             raise StoreError(f"run {run_id!r} is {status}, so there is nothing to rewrite: "
                              "run the whole analysis first")
+        acquire_lock(path)
         staging = staging_path(path)
         shutil.rmtree(staging, ignore_errors=True)
         drop = [g.strip("/") for g in groups]
@@ -168,6 +248,7 @@ class RunWriter:
                              "start it with RunWriter.create")
         if status == "complete":
             raise StoreError(f"run {run_id!r} is already complete; nothing to resume")
+        acquire_lock(path)
         return cls(path, _zarr_io.open_group(path, mode="r+"))
 
     # ----------------------------------------------------------------- arrays
@@ -317,6 +398,7 @@ class RunWriter:
             swap_in(self.path, self.target)
             shutil.rmtree(self.path, ignore_errors=True)
         self._finalized = True
+        release_lock(self.target)
         return self.target
 
 
