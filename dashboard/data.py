@@ -363,7 +363,13 @@ def step_findings(root: str, run_id: str, *steps: str) -> list[dict[str, Any]]:
 
 def deepest_run(root: str, runs: list[str]) -> str:
     """The run with the most transformer blocks (ties: the later rung of the ladder order
-    ``runs`` is in, the most complex); the first run when none has layers."""
+    ``runs`` is in, the most complex); the first run when none has layers. Fine-tunes of a
+    rung (``training.finetune`` in their attrs) come after every rung trained from scratch."""
     if not runs:
         raise StoreError(f"the store at {root} has no complete runs")
-    return max(enumerate(runs), key=lambda item: (n_layers(root, item[1]), item[0]))[1]
+
+    def rank(item: tuple[int, str]) -> tuple:
+        tuned = "finetune" in (run_attrs(root, item[1]).get("training") or {})
+        return not tuned, n_layers(root, item[1]), item[0]
+
+    return max(enumerate(runs), key=rank)[1]

@@ -76,7 +76,7 @@ def fire_rate(root: str, run_id: str, layer: int, neuron: int) -> float:
 def neuron_contexts(root: str, run_id: str, layer: int, neuron: int, left: int = 16, right: int = 4
                     ) -> list[dict]:  # fmt: skip
     """Top contexts of one neuron: prompt, pos, activation, tokens around it and the index of the
-    activating token within them (METHODS §12.1: 16 left, 4 right)."""
+    activating token within them (docs/methods.md §12.1: 16 left, 4 right)."""
     at = {"layer": layer, "d_mlp": neuron}
     prompts = data.read_array(root, run_id, "neurons/top_prompt", **at)
     positions = data.read_array(root, run_id, "neurons/top_pos", **at)

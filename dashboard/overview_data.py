@@ -16,10 +16,11 @@ import streamlit as st
 
 from dashboard import data
 
-__all__ = ["LADDER_COLUMNS", "ladder_table", "training_curves"]
+__all__ = ["LADDER_COLUMNS", "data_mix_text", "ladder_table", "training_curves"]
 
 LADDER_COLUMNS = ["run", "rung", "n_params", "tokens_seen", "val_loss", "perplexity",
-                  "wall_time_s", "device", "precision", "corpus", "repeat_fraction", "n_layers"]
+                  "wall_time_s", "device", "precision", "corpus", "repeat_fraction", "n_layers",
+                  "repeat_source"]
 """Columns of :func:`ladder_table`."""
 
 
@@ -51,6 +52,7 @@ def ladder_table(root: str) -> pd.DataFrame:
             "corpus": (train.get("data") or {}).get("corpus") or "",
             "repeat_fraction": float(train.get("repeat_fraction") or 0.0),
             "n_layers": int(cfg.get("n_layers") or 0),
+            "repeat_source": train.get("repeat_source") or "",
         })
     table = pd.DataFrame(rows, columns=LADDER_COLUMNS)
     for col in ("n_params", "tokens_seen"):
@@ -58,6 +60,22 @@ def ladder_table(root: str) -> pd.DataFrame:
     for col in ("val_loss", "perplexity", "wall_time_s"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     return table
+
+
+def data_mix_text(repeat_fraction: float, repeat_source: str, corpus: str) -> str:
+    """Which part of a run's training data is synthetic, in one sentence.
+
+    ``repeat_source`` "random": the repeated span is random frequent tokens (synthetic);
+    anything else (older runs record none): the span copies the sequence's own text.
+    """
+    text = f"{corpus} text" if corpus else "natural text"
+    if repeat_fraction <= 0:
+        return f"All training sequences are {text} (no synthetic repeats)."
+    if repeat_source == "random":
+        return (f"{repeat_fraction:.0%} of training sequences repeat a span of random frequent "
+                f"tokens (synthetic); the rest of the tokens is {text}.")
+    return (f"{repeat_fraction:.0%} of training sequences repeat an earlier span of their own "
+            f"text (a synthetic copy); the rest of the tokens is {text}.")
 
 
 def _curve(root: str, run_id: str, step: str, tokens: str, value: str, column: str

@@ -1,4 +1,4 @@
-"""The dashboard's pages, in DESIGN.md's order: a plain constant that imports nothing.
+"""The dashboard's pages, in docs/design.md's order: a plain constant that imports nothing.
 
 ``streamlit_app.py`` builds ``st.navigation`` from :data:`PAGES`; tests import it to visit
 every page (importing ``streamlit_app`` itself would run the app). A new page is one more
@@ -39,6 +39,7 @@ class Page(NamedTuple):
 
 PAGES: tuple[Page, ...] = (
     Page("app_pages/overview.py", "Overview", ":material/table_chart:", ("training",)),
+    Page("app_pages/xor.py", "XOR", ":material/join_inner:", ("xor",)),
     Page("app_pages/bigrams.py", "Bigrams", ":material/format_list_numbered:", ("bigrams",)),
     Page("app_pages/embeddings.py", "Embeddings", ":material/bubble_chart:", ("embeddings",)),
     Page("app_pages/attention.py", "Attention", ":material/grid_on:", ("patterns", "prompts")),
@@ -49,9 +50,15 @@ PAGES: tuple[Page, ...] = (
     Page("app_pages/training_dynamics.py", "Training dynamics", ":material/timeline:",
          ("dynamics",)),
     Page("app_pages/neurons.py", "Neurons", ":material/scatter_plot:", ("neurons",)),
+    Page("app_pages/probes.py", "Probes", ":material/troubleshoot:", ("probes",)),
+    Page("app_pages/features.py", "Features", ":material/auto_awesome:", ("sae",)),
+    Page("app_pages/steering.py", "Steering", ":material/alt_route:", ("steering",)),
+    Page("app_pages/finetune.py", "Fine-tuning", ":material/tune:", ("finetune",)),
+    Page("app_pages/glassbox.py", "Glass box", ":material/biotech:", ("glassbox",)),
+    Page("app_pages/ioi.py", "IOI", ":material/record_voice_over:", ("ioi",)),
     Page("app_pages/notebook.py", "Notebook", ":material/edit_note:"),
 )
-"""Every page of the app, in DESIGN.md's page order, then the lab notebook."""
+"""Every page of the app: the XOR rung first (the ladder starts there), then docs/design.md's page order, then the lab notebook."""
 
 
 def page_of_step(step: str) -> Page | None:

@@ -67,7 +67,27 @@ def store_root_input() -> str:
     st.sidebar.text_input("Store root", key="store_root",
                           help="Directory holding <run_id>.zarr runs "
                                "(INTERP_STORE sets the default).")
-    return str(st.session_state["store_root"]).strip()
+    root = str(st.session_state["store_root"]).strip()
+    problem = _path_problem(root)
+    if problem:
+        st.error(f"Store root: {problem}; type a shorter path in the sidebar.", icon=":material/error:")
+        st.stop()
+    return root
+
+
+_PATH_MAX, _NAME_MAX = 4096, 255
+"""Linux's limits on a whole path and on one of its names (longer ones fail with ENAMETOOLONG)."""
+
+
+def _path_problem(root: str) -> str:
+    """Why ``root`` cannot name a directory at all (too long), or "" when it might."""
+    if len(root) > _PATH_MAX:
+        return f"the path is {len(root):,} characters long, more than the {_PATH_MAX:,} a path may have"
+    longest = max((len(part) for part in root.split("/")), default=0)
+    if longest > _NAME_MAX:
+        return (f"one folder name in it is {longest:,} characters long, more than the "
+                f"{_NAME_MAX} a name may have")
+    return ""
 
 
 # --------------------------------------------------------------------------- links
@@ -208,6 +228,9 @@ def selected_run() -> tuple[str, str]:
 def run_caption(root: str, run_id: str) -> str:
     """One line describing a run's model: layers, heads, d_model, MLP or attention-only."""
     cfg = data.run_attrs(root, run_id).get("config") or {}
+    if cfg.get("kind") == "xor-mlp":
+        return (f"**{run_id}** · XOR MLP: 2 inputs, {cfg.get('d_hidden')} "
+                f"{cfg.get('act_fn')} hidden units, 1 output")
     n_layers = int(cfg.get("n_layers") or 0)
     parts = [f"**{run_id}**", f"{n_layers} layer{'s' if n_layers != 1 else ''}"]
     if n_layers:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,12 @@ class ModelConfig:
                 "config field positional_embedding_type="
                 f"{self.positional_embedding_type!r}: expected 'standard' or null"
             )
+        for name, low in (("eps", 0.0), ("init_range", None)):
+            value = getattr(self, name)
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not -math.inf < value < math.inf or (low is not None and value <= low):
+                need = "a positive number such as 1e-5" if low is not None else "a finite number"
+                raise ConfigError(f"config field {name}={value!r}: must be {need}")
         if self.tokenizer is not None and not isinstance(self.tokenizer, dict):
             raise ConfigError(
                 "config field tokenizer: expected an object such as {'name': 'bytes'}"
@@ -108,6 +115,18 @@ class ModelConfig:
         """The init standard deviation actually used."""
         return self.init_range if self.init_range > 0 else 0.8 / self.d_model**0.5
 
+    def estimated_n_params(self) -> int:
+        """Parameter count from the shapes alone (embed, unembed, positions, blocks, LayerNorms),
+        so a config can be sized before any tensor is allocated."""
+        d, blocks = self.d_model, 0
+        if self.n_layers:
+            attn = 4 * self.n_heads * self.d_head * d + 3 * self.n_heads * self.d_head + d
+            mlp = 0 if self.d_mlp is None else 2 * d * self.d_mlp + self.d_mlp + d
+            norms = 2 * d * (1 if self.attn_only else 2) if self.has_ln else 0
+            blocks = self.n_layers * (attn + mlp + norms)
+        pos = self.n_ctx * d if self.has_pos else 0
+        return 2 * self.d_vocab * d + self.d_vocab + pos + blocks + (2 * d if self.has_ln else 0)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict of every field."""
         return dataclasses.asdict(self)
@@ -118,7 +137,7 @@ class ModelConfig:
 
         Two shorthands of ``config.json`` are read here: ``"tokenizer": "gpt2"`` means
         ``{"name": "gpt2"}``, and a 0-layer config with no ``positional_embedding_type`` has no
-        positional embedding (DESIGN.md's 0-layer checkpoint: no blocks, no ``W_pos``).
+        positional embedding (docs/design.md's 0-layer checkpoint: no blocks, no ``W_pos``).
         """
         if not isinstance(data, dict):
             raise ConfigError("model config must be a JSON object")

@@ -247,9 +247,25 @@ def _load_shakespeare() -> Corpus:
     )
 
 
+def corpus_path(arg: str) -> Path:
+    """``arg`` as a path (``~`` expanded), or a CorpusError when no file could have that name."""
+    short = repr(arg if len(arg) <= 80 else arg[:80] + "...")
+    if "\x00" in arg:
+        raise CorpusError(f"corpus {short} contains a NUL character; give a corpus name or a path")
+    try:
+        path = Path(arg).expanduser()
+        path.exists()
+    except RuntimeError as err:  # "~someone" with no such user
+        raise CorpusError(f"corpus {short}: {err}; give the path without '~'") from None
+    except OSError as err:  # e.g. ENAMETOOLONG
+        raise CorpusError(f"corpus {short} ({len(arg):,} characters) is not a usable path: "
+                          f"{err.strerror}; give a shorter path") from None
+    return path
+
+
 def _load_path(arg: str) -> Corpus:
     """A user's text file or directory."""
-    path = Path(arg).expanduser()
+    path = corpus_path(arg)
     if not path.exists():
         raise CorpusError(
             f"corpus {arg!r} is neither a known name ({', '.join(CORPUS_NAMES)}) "
@@ -287,7 +303,7 @@ def load_corpus(name_or_path: str = DEFAULT_CORPUS, *, max_chars: int | None = N
         'stdlib'
     """
     arg = os.fspath(name_or_path)
-    if Path(arg).expanduser().exists() and arg not in CORPUS_NAMES:
+    if corpus_path(arg).exists() and arg not in CORPUS_NAMES:
         corpus = _load_path(arg)
     elif arg == "stdlib":
         corpus = _load_stdlib()

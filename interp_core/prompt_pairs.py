@@ -77,6 +77,15 @@ def _pairs_from(raw: Any, source: str) -> tuple[str | None, list[dict]]:
     return raw.get("name"), pairs
 
 
+def _is_unicode(text: str) -> bool:
+    """False for text with lone surrogates (JSON's "\\ud800"), which no tokenizer can encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_prompt_pairs(text: str, fmt: str, tokenizer: _Tokenizer, *, name: str = "user",
                        source: str = "prompt-pair file") -> PromptPairs:  # fmt: skip
     """Parse and validate prompt pairs given as TOML or JSON text.
@@ -98,14 +107,19 @@ def parse_prompt_pairs(text: str, fmt: str, tokenizer: _Tokenizer, *, name: str 
         raise PromptPairError(f"{source}: cannot parse as {fmt.upper()}: {err}") from None
     file_name, pairs = _pairs_from(raw, source)
     name = str(file_name or name)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise PromptPairError(f"{source}: experiment name {name!r} must be letters, digits, _ . -")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name) or not name.strip("."):
+        raise PromptPairError(f"{source}: experiment name {name!r} must be 1 to 100 letters, "
+                              "digits, _ . - (not only dots); set `name` in the file")
     clean, corrupted, answer, wrong = [], [], [], []
     for i, pair in enumerate(pairs):
         where = f"{source}, pair {i + 1}"
         missing = [k for k in _KEYS if not isinstance(pair, dict) or not isinstance(pair.get(k), str)]
         if missing:
             raise PromptPairError(f"{where}: missing or non-text keys {missing}; each pair needs {list(_KEYS)}")
+        surrogates = [k for k in _KEYS if not _is_unicode(pair[k])]
+        if surrogates:
+            raise PromptPairError(f"{where}: {surrogates} hold a lone surrogate escape such as "
+                                  "\\ud800, which is no character; write the text itself")
         c, r = tokenizer.encode(pair["clean"]), tokenizer.encode(pair["corrupted"])
         if len(c) != len(r):
             raise PromptPairError(
@@ -149,5 +163,9 @@ def load_prompt_pairs(path: str | Path, tokenizer: _Tokenizer | None) -> PromptP
         raise PromptPairError(f"{path}: expected a .toml or .json file")
     if not path.is_file():
         raise PromptPairError(f"{path}: no such file")
-    return parse_prompt_pairs(path.read_text(encoding="utf-8"), fmt, tokenizer, name=path.stem,
-                              source=str(path))  # fmt: skip
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise PromptPairError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); "
+                              "save the file as UTF-8") from None
+    return parse_prompt_pairs(text, fmt, tokenizer, name=path.stem, source=str(path))

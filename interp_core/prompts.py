@@ -1,4 +1,4 @@
-"""Standard prompt sets (METHODS §0.4): repeated random tokens and natural-text windows.
+"""Standard prompt sets (docs/methods.md §0.4): repeated random tokens and natural-text windows.
 
 Examples:
     >>> rrt = repeated_random_tokens(n=50, batch=10, pool=range(100, 2000), bos_id=0, seed=0)
@@ -30,7 +30,7 @@ class RepeatedTokens:
 
 
 def default_pool(d_vocab: int, *, special: Sequence[int] = ()) -> np.ndarray:
-    """Token ids ``[100, min(20000, V))`` (METHODS A4), or all ids for small vocabularies."""
+    """Token ids ``[100, min(20000, V))`` (docs/methods.md A4), or all ids for small vocabularies."""
     lo = 100 if d_vocab > 2 * 100 else 0
     pool = np.arange(lo, min(20000, d_vocab))
     return np.setdiff1d(pool, np.asarray(list(special), dtype=np.int64))
@@ -40,7 +40,7 @@ def frequent_pool(stream: np.ndarray, k: int, *, special: Sequence[int] = ()) ->
     """The ``k`` most frequent ids in a training token stream, minus special ids (BOS/unknown).
 
     Use this for small or compact vocabularies, where rarely seen ids have untrained
-    embeddings (METHODS §0.4).
+    embeddings (docs/methods.md §0.4).
     """
     counts = np.bincount(stream.astype(np.int64))
     for tok in special:

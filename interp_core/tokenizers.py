@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import tiktoken
 
+from interp_core.jsonio import write_json_atomic
+
 TOKENIZER_NAMES = ("bytes", "char", "gpt2", "gpt2-compact")
 TOKENIZER_FILE = "tokenizer.json"  # written next to config.json by Tokenizer.save
 
@@ -106,8 +108,7 @@ class Tokenizer:
         """Writes ``to_config()`` to ``<directory>/tokenizer.json`` and returns its path."""
         path = Path(directory) / TOKENIZER_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_config()) + "\n", encoding="utf-8")
-        return path
+        return write_json_atomic(path, self.to_config(), indent=None)
 
     def _check_ids(self, ids: Sequence[int]) -> np.ndarray:
         arr = np.asarray(ids, dtype=np.int64).reshape(-1)
@@ -380,7 +381,11 @@ def load_tokenizer(
     if needed and needed not in spec and checkpoint_dir is not None:
         path = Path(checkpoint_dir) / TOKENIZER_FILE
         if path.is_file():
-            spec = {**json.loads(path.read_text(encoding="utf-8")), **spec}
+            try:
+                spec = {**json.loads(path.read_text(encoding="utf-8")), **spec}
+            except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as err:
+                raise TokenizerError(f"{path} is not a valid JSON tokenizer file ({err}); "
+                                     "re-train or copy the checkpoint's tokenizer.json") from None
     if needed and needed not in spec:
         where = f"no {TOKENIZER_FILE} in {checkpoint_dir}" if checkpoint_dir else "no checkpoint"
         raise TokenizerError(

@@ -242,11 +242,17 @@ def train_step(
     loss_fn: Callable[[nn.Module, Batch], torch.Tensor],
     cfg: OptimConfig,
     step: int,
+    *,
+    before_step: Callable[[nn.Module], None] | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
 ) -> StepResult:
     """One optimizer step at schedule position ``step``: forward, backward, clip, AdamW.
 
     With ``cfg.accumulation > 1`` the batch is split along dim 0 and each micro-batch's
     loss is weighted by its share of the rows, so a mean loss gives the big batch's gradient.
+    ``before_step(model)`` runs on the clipped gradients just before the update (say, to
+    project out a gradient component), ``after_step(model)`` just after it (say, to put
+    weights back on a constraint such as unit-norm SAE decoder rows).
     """
     lr = lr_at(step, cfg.steps, cfg.lr, cfg.warmup_frac, cfg.min_lr_frac)
     for group in opt.param_groups:
@@ -268,7 +274,12 @@ def train_step(
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params])
     else:
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    if before_step is not None:
+        before_step(model)
     opt.step()
+    if after_step is not None:
+        with torch.no_grad():
+            after_step(model)
     return StepResult(loss=loss_sum, grad_norm=grad_norm, lr=lr)
 
 
@@ -374,6 +385,8 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     optimizer: torch.optim.Optimizer | None = None,
+    before_step: Callable[[nn.Module], None] | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
 ) -> TrainState:
     """Train ``model`` for ``cfg.steps`` steps (continuing from ``resume_dir`` if it holds state).
 
@@ -395,6 +408,10 @@ def fit(
         desc: the bar's label.
         optimizer: an optimizer over ``model``'s parameters (say, with other decay groups);
             None builds :func:`make_optimizer`'s AdamW. The schedule sets its learning rate.
+        before_step: ``before_step(model)`` after every backward pass and clipping, just
+            before the update (e.g. remove the gradient parallel to unit-norm rows).
+        after_step: ``after_step(model)`` after every update, under ``torch.no_grad()``
+            (e.g. renormalise those rows).
 
     Returns:
         The final :class:`TrainState`.
@@ -419,7 +436,8 @@ def fit(
     bar = tqdm(range(state.step, cfg.steps), initial=state.step, total=cfg.steps, desc=desc,
                unit="step", disable=not progress)  # fmt: skip
     for step in bar:
-        result = train_step(model, opt, batch_fn(step), loss_fn, cfg, step)
+        result = train_step(model, opt, batch_fn(step), loss_fn, cfg, step,
+                            before_step=before_step, after_step=after_step)
         state.step = done = step + 1
         if done % log_every == 0 or done in (1, cfg.steps):
             loss = result.loss.item()

@@ -12,17 +12,24 @@ Examples:
         --set heads.score_prompts=64
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --prompts my_prompts.txt
     python -m jobs analyze --list-steps
+    python -m jobs sample --checkpoint checkpoints/tiny/gpt-4l --prompt "def " --temperature 0
+    python -m jobs import --from my-gpt2 --out checkpoints/gpt2     # a save_pretrained directory
+    python -m jobs export --checkpoint checkpoints/gpt2 --to my-gpt2-again
+    python -m jobs ladder --rungs gpt2 --gpt2-dir my-gpt2
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-from interp_core.models.ladder import RUNGS
+from interp_core.models.gpt2_hf_config import GPT2_RUNG
+from interp_core.models.ladder import RUNGS, XOR_RUNG
 from jobs.errors import JobError
 from jobs.presets import PRESETS
 
@@ -32,7 +39,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Interpretability lab jobs.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,analyze,ladder}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,analyze,ladder,import,export,finetune}")
 
     lad = sub.add_parser("ladder", help="train and analyse every rung into one store")
     lad.add_argument("--preset", default="tiny", help=f"one of {', '.join(PRESETS)} (default tiny)")
@@ -41,11 +48,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="checkpoint directory (default <store-root>/../checkpoints)")
     lad.add_argument("--corpus", default=None, help="corpus name (stdlib, shakespeare) or a path")
     lad.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    lad.add_argument("--rungs", nargs="+", default=list(RUNGS), help=f"subset of {', '.join(RUNGS)}")
+    lad.add_argument("--rungs", nargs="+", default=[XOR_RUNG, *RUNGS], help=f"subset of {', '.join((XOR_RUNG, *RUNGS, GPT2_RUNG))}")
     lad.add_argument("--seed", type=int, default=0)
+    lad.add_argument("--gpt2-dir", type=Path, default=None,
+                     help="GPT2LMHeadModel.save_pretrained directory for --rungs gpt2 (imported, not trained)")
 
     tr = sub.add_parser("train", help="train one rung and keep log-spaced checkpoints")
-    tr.add_argument("--model", required=True, help=f"rung: one of {', '.join(RUNGS)}")
+    tr.add_argument("--model", required=True, help=f"rung: one of {', '.join((XOR_RUNG, *RUNGS))}")
     tr.add_argument("--preset", default="tiny", help=f"one of {', '.join(PRESETS)}")
     tr.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
     tr.add_argument("--corpus", default=None, help="corpus name (stdlib, shakespeare) or a path")
@@ -53,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="auto", help="auto, cpu or cuda")
     tr.add_argument("--precision", default="auto", help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--act-fn", default=None,
+                    help="xor-mlp only: hidden units, tanh (default) or sigmoid")
+    tr.add_argument("--engine", default="torch",
+                    help="torch (default) or glassbox: the NumPy model with hand-derived "
+                         "gradients (docs/methods.md §14), on the CPU in float32")
+
+    ft = sub.add_parser("finetune", help="fine-tune a checkpoint on a second corpus (LoRA or full)")
+    ft.add_argument("--checkpoint", type=Path, required=True, help="base checkpoint directory")
+    ft.add_argument("--corpus", required=True, help="corpus to fine-tune on: stdlib, shakespeare or a path")
+    ft.add_argument("--method", default="lora", help="lora (adapters, base frozen) or full")
+    ft.add_argument("--rank", type=int, default=4, help="LoRA rank r, per head for W_Q/W_K/W_V/W_O")
+    ft.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default 2 x rank)")
+    ft.add_argument("--targets", default="W_Q,W_V", help="LoRA matrices: W_Q,W_K,W_V,W_O,W_in,W_out")
+    ft.add_argument("--steps", type=int, default=200, help="optimizer steps")
+    ft.add_argument("--lr", type=float, default=None, help="peak learning rate (default: from the preset)")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ft.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
 
     an = sub.add_parser("analyze", help="analyse any checkpoint directory into a store run")
     an.add_argument("--checkpoint", type=Path, default=None, help="config.json + model.safetensors dir")
@@ -70,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="print every step, what it writes, what it needs and its settings")
     an.add_argument("--patching", type=Path, default=None,
                     help="prompt-pair file (TOML or JSON) with extra patching experiments")
+    an.add_argument("--steering", type=Path, default=None, metavar="FILE",
+                    help="contrast-pair file (TOML or JSON) for the steering step instead of the "
+                         "corpus defaults (= --set steering.file=FILE)")
     an.add_argument("--prompts", type=Path, default=None, metavar="FILE",
                     help="your own prompts, one per line (or a .json list of strings): the "
                          "Attention page shows every head on them; on a complete run this adds "
@@ -78,6 +108,26 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--overwrite", action="store_true",
                     help="replace a complete run with the same id (kept until the new one is complete)")
     an.add_argument("--seed", type=int, default=0)
+
+    imp = sub.add_parser("import", help="convert a Hugging Face GPT-2 directory into our checkpoint")
+    imp.add_argument("--from", dest="source", type=Path, required=True,
+                     help="directory written by GPT2LMHeadModel.save_pretrained")
+    imp.add_argument("--out", type=Path, required=True, help="checkpoint directory to write")
+    exp = sub.add_parser("export", help="write a checkpoint as a Hugging Face GPT-2 directory")
+    exp.add_argument("--checkpoint", type=Path, required=True, help="our checkpoint directory")
+    exp.add_argument("--to", type=Path, required=True, help="directory for GPT2LMHeadModel.from_pretrained")
+
+    sa = sub.add_parser("sample", help="continue a prompt with a checkpoint (greedy or sampled)")
+    sa.add_argument("--checkpoint", type=Path, required=True, help="config.json + model.safetensors dir")
+    sa.add_argument("--prompt", default=None, help="text to continue (BOS is prepended)")
+    sa.add_argument("--prompt-ids", default=None, metavar="'ID ID ...'",
+                    help="the prompt as token ids instead (for checkpoints without a tokenizer)")
+    sa.add_argument("--max-new-tokens", type=int, default=40, help="tokens to generate (default 40)")
+    sa.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1.0)")
+    sa.add_argument("--top-k", type=int, default=None, help="sample from the k most likely tokens")
+    sa.add_argument("--top-p", type=float, default=None, help="nucleus sampling, p in (0, 1]")
+    sa.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    sa.add_argument("--device", default="auto", help="auto, cpu or cuda")
     return parser
 
 
@@ -93,6 +143,9 @@ def _check_dir_target(flag: str, path: Path) -> None:
             if not part.is_dir():
                 what = "is a file" if part == path else f"lies under the file {part}"
                 raise JobError(f"{flag} {path} {what}; give a directory path")
+            if not os.access(part, os.W_OK | os.X_OK):
+                raise JobError(f"{flag} {path}: {part} is not writable; fix its permissions "
+                               "or give another directory")
             return
 
 
@@ -101,7 +154,35 @@ def _check_seed(seed: int) -> None:
         raise JobError(f"--seed {seed}: use a whole number from 0 to {2**32 - 1}")
 
 
+def _check_xor_train(args: argparse.Namespace) -> None:
+    """``train --model xor-mlp``: four points on the CPU in fp32, so no corpus, GPU or bf16."""
+    _check_choice("preset", args.preset, tuple(PRESETS))
+    _check_choice("--act-fn", args.act_fn or "tanh", ("tanh", "sigmoid"))
+    for flag, value, ok, why in (
+        ("--corpus", args.corpus, None, "it trains on the four XOR points"),
+        ("--device", args.device, ("auto", "cpu"), "it trains on the CPU"),
+        ("--precision", args.precision, ("auto", "fp32"), "it trains in fp32"),
+    ):
+        if value is not None and (ok is None or value not in ok):
+            raise JobError(f"{flag} {value} makes no sense for --model {XOR_RUNG} ({why}); "
+                           "leave it out")
+    _check_seed(args.seed)
+    if args.steps is not None and not 1 <= args.steps <= 10**6:
+        raise JobError(f"--steps {args.steps}: the XOR MLP takes 1 to 10^6 optimizer steps")
+    _check_dir_target("--out", args.out)
+
+
 def _check_train(args: argparse.Namespace) -> None:
+    _check_choice("engine", args.engine, ("torch", "glassbox"))
+    if args.engine == "glassbox" and (args.model == XOR_RUNG or args.device == "cuda"
+                                      or args.precision == "bf16"):
+        raise JobError("--engine glassbox trains a transformer rung on the CPU in float32; "
+                       "drop --device cuda / --precision bf16, or use --engine torch")
+    if args.model == XOR_RUNG:
+        return _check_xor_train(args)
+    if args.act_fn is not None:
+        raise JobError(f"--act-fn is for --model {XOR_RUNG} only; a transformer rung's MLP "
+                       "activation is part of its ModelConfig")
     _check_choice("rung", args.model, RUNGS)
     _check_choice("preset", args.preset, tuple(PRESETS))
     _check_choice("device", args.device, DEVICES)
@@ -117,12 +198,40 @@ def _check_ladder(args: argparse.Namespace) -> None:
     _check_choice("preset", args.preset, tuple(PRESETS))
     _check_choice("device", args.device, DEVICES)
     _check_seed(args.seed)
-    unknown = [r for r in args.rungs if r not in RUNGS]
+    unknown = [r for r in args.rungs if r not in (XOR_RUNG, *RUNGS, GPT2_RUNG)]
     if unknown:
-        raise JobError(f"unknown rung(s) {', '.join(unknown)}; choose from {', '.join(RUNGS)}")
+        raise JobError(f"unknown rung(s) {', '.join(unknown)}; choose from {', '.join((XOR_RUNG, *RUNGS, GPT2_RUNG))}")
+    if GPT2_RUNG in args.rungs:
+        if args.gpt2_dir is None:
+            raise JobError("--rungs gpt2 needs --gpt2-dir DIR: a directory written by "
+                           "GPT2LMHeadModel.save_pretrained (nothing is downloaded)")
+        _check_gpt2_source(args.gpt2_dir, "--gpt2-dir")
     _check_dir_target("--store-root", args.store_root)
     if args.checkpoint_root is not None:
         _check_dir_target("--checkpoint-root", args.checkpoint_root)
+
+
+def _check_gpt2_source(path: Path, flag: str) -> None:
+    """A Hugging Face GPT-2 directory: config, weight file and (safetensors) shapes, torch-free."""
+    from interp_core.models.gpt2_hf_config import HFGPT2Error, inspect_hf_dir  # noqa: PLC0415
+
+    try:
+        inspect_hf_dir(path)
+    except HFGPT2Error as err:
+        raise JobError(f"{flag}: {err}") from None
+
+
+def _check_import(args: argparse.Namespace) -> None:
+    _check_gpt2_source(args.source, "--from")
+    _check_dir_target("--out", args.out)
+    if args.out.resolve() == args.source.resolve():
+        raise JobError(f"--out {args.out} is the --from directory; write our checkpoint elsewhere")
+
+
+def _check_export(args: argparse.Namespace) -> None:
+    if not (args.checkpoint / "config.json").is_file():
+        raise JobError(f"{args.checkpoint} has no config.json: not a checkpoint directory (--checkpoint)")
+    _check_dir_target("--to", args.to)
 
 
 def _analyze_settings(args: argparse.Namespace) -> tuple[tuple[str, ...] | None, dict[str, dict[str, Any]]]:
@@ -140,6 +249,8 @@ def _analyze_settings(args: argparse.Namespace) -> tuple[tuple[str, ...] | None,
         settings = load_toml(args.config) if args.config is not None else {}
         for step, values in parse_set(args.set).items():
             settings.setdefault(step, {}).update(values)
+        if args.steering is not None:
+            settings.setdefault("steering", {}).setdefault("file", str(args.steering))
     except (SettingsError, UnknownStepError) as err:
         raise JobError(str(err)) from None
     return steps, settings
@@ -154,6 +265,8 @@ def _check_analyze(args: argparse.Namespace) -> None:
         raise JobError(f"{args.checkpoint} has no config.json: not a checkpoint directory (--checkpoint)")
     if args.patching is not None and not args.patching.is_file():
         raise JobError(f"--patching {args.patching}: no such file")
+    if args.steering is not None and not args.steering.is_file():
+        raise JobError(f"--steering {args.steering}: no such file (a TOML or JSON contrast-pair file)")
     if args.prompts is not None and not args.prompts.is_file():
         raise JobError(f"--prompts {args.prompts}: no such file (one prompt per line, or a .json "
                        "list of strings)")
@@ -174,14 +287,59 @@ def _run(args: argparse.Namespace) -> None:
 
         ladder(LadderConfig(preset=args.preset, store_root=args.store_root,
                             checkpoint_root=args.checkpoint_root, corpus=args.corpus,
-                            device=args.device, rungs=tuple(args.rungs), seed=args.seed))  # fmt: skip
+                            device=args.device, rungs=tuple(args.rungs), seed=args.seed,
+                            gpt2_dir=args.gpt2_dir))  # fmt: skip
+    elif args.command == "import":
+        _check_import(args)
+        from jobs.import_gpt2 import import_gpt2  # noqa: PLC0415
+
+        import_gpt2(args.source, args.out)
+    elif args.command == "export":
+        _check_export(args)
+        from jobs.import_gpt2 import export_gpt2  # noqa: PLC0415
+
+        export_gpt2(args.checkpoint, args.to)
     elif args.command == "train":
         _check_train(args)
+        if args.model == XOR_RUNG:
+            from jobs.train_xor import XorTrainConfig, train_xor  # noqa: PLC0415
+
+            steps = {"steps": args.steps} if args.steps is not None else {}
+            train_xor(XorTrainConfig(out=args.out, seed=args.seed, preset=args.preset,
+                                     act_fn=args.act_fn or "tanh", **steps))
+            return
+        if args.engine == "glassbox":
+            from jobs.train_glassbox import train_glassbox  # noqa: PLC0415
+            from jobs.train_model import TrainConfig  # noqa: PLC0415
+
+            train_glassbox(TrainConfig(model=args.model, preset=args.preset, out=args.out,
+                                       corpus=args.corpus, steps=args.steps, seed=args.seed))
+            return
         from jobs.train_model import TrainConfig, train  # noqa: PLC0415
 
         train(TrainConfig(model=args.model, preset=args.preset, out=args.out, corpus=args.corpus,
                           steps=args.steps, seed=args.seed, device=args.device,
                           precision=args.precision))  # fmt: skip
+    elif args.command == "finetune":
+        from jobs.finetune import FinetuneConfig, check, finetune  # noqa: PLC0415  (torch-free)
+
+        ft_cfg = FinetuneConfig(checkpoint=args.checkpoint, corpus=args.corpus, out=args.out,
+                                method=args.method, rank=args.rank, alpha=args.alpha,
+                                targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+                                steps=args.steps, lr=args.lr, seed=args.seed, device=args.device)  # fmt: skip
+        _check_choice("device", args.device, DEVICES)
+        _check_dir_target("--out", args.out)
+        check(ft_cfg)
+        finetune(ft_cfg)
+    elif args.command == "sample":
+        _check_choice("device", args.device, DEVICES)
+        from jobs.sample_text import SampleConfig, prepare, sample  # noqa: PLC0415  (torch-free)
+
+        prepared = prepare(SampleConfig(
+            checkpoint=args.checkpoint, prompt=args.prompt, prompt_ids=args.prompt_ids,
+            max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+            top_p=args.top_p, seed=args.seed, device=args.device))  # fmt: skip
+        print(sample(prepared))
     elif args.list_steps:
         from jobs.step_settings import describe_steps  # noqa: PLC0415
 
@@ -210,12 +368,31 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to resume (complete runs are kept)", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in _DISK_ERRNOS:
+            raise
+        print(f"error: {_disk_message(err)}", file=sys.stderr)
+        return 2
     except Exception as err:  # the libraries' own user errors, imported only once torch is in
         if not _is_user_error(err):
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG}
+"""Write failures the user fixes outside the program (space, permissions, a read-only mount)."""
+
+
+def _disk_message(err: OSError) -> str:
+    """One line for a failed write: what failed where, and what to do about it."""
+    name = str(err.filename or "")
+    where = f" at {name if len(name) <= 120 else name[:120] + '...'}" if name else ""
+    fix = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space",
+           errno.ENAMETOOLONG: "use a shorter path"}.get(err.errno, "choose a writable directory")
+    return (f"{err.strerror or err}{where}: {fix} and re-run the same command "
+            "(incomplete runs are never marked complete)")
 
 
 def _is_user_error(err: Exception) -> bool:

@@ -5,6 +5,10 @@
 and writes arrays declared in ``store.schema`` through the writer. What several steps use
 (the frequent-token order, the special ids, intermediates one step computes and another
 reuses) lives here, never in another step's module.
+
+Checkpoints of another kind get a context of their own: an XOR MLP (``kind == "xor-mlp"``)
+gets an :class:`XorContext`. A step says which kinds it analyses in its module's ``KINDS``
+(absent: transformers only); ``jobs.analyze_model`` skips it, with a reason, on the others.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ import torch
 
 from interp_core.config import ModelConfig
 from interp_core.hooks import Cache, NameFilter
+from interp_core.models.checkpoint import TRANSFORMER
 from interp_core.models.transformer import Transformer
 from interp_core.prompts import RepeatedTokens
 from interp_core.tokenizers import Tokenizer
 
 T = TypeVar("T")
+
+XOR_KIND = "xor-mlp"
+"""The checkpoint kind of the XOR MLP (``interp_core.models.xor.KIND``)."""
 
 BOS_NORM_SHARE = "bos_norm_share"
 """``shared`` key: [layer, head] share of norm-based attention on position 0, mean over the
@@ -54,7 +62,7 @@ class AnalysisContext:
     eval_tokens: torch.Tensor
     """[prompt, pos] int64 natural-text prompts (BOS first); stored as ``tokens``."""
     rrt: RepeatedTokens
-    """Repeated random tokens (METHODS §0.4) for induction scores and patching."""
+    """Repeated random tokens (docs/methods.md §0.4) for induction scores and patching."""
     bos_id: int
     """Id of the BOS token."""
     token_strs: list[str]
@@ -67,6 +75,11 @@ class AnalysisContext:
     """Training token stream (for corpus bigram statistics), if the corpus is known."""
     val_stream: np.ndarray | None = None
     """Held-out token stream, if the corpus is known."""
+    corpus: str | None = None
+    """Name or path of the corpus the prompts come from (None: random-token prompts)."""
+    corpus_max_chars: int | None = None
+    """The training job's truncation of that corpus: ``load_corpus(corpus, max_chars=...)``
+    then ``.split(jobs.data.VAL_FRACTION).val`` are the held-out documents' texts."""
     training_record: dict[str, Any] | None = None
     """The checkpoint's ``training.json`` (loss curve, evals, summary), if it has one."""
     tokenizer: Tokenizer | None = None
@@ -117,6 +130,11 @@ class AnalysisContext:
         """The model's config."""
         return self.model.cfg
 
+    @property
+    def kind(self) -> str:
+        """The checkpoint kind the steps analyse: a transformer."""
+        return TRANSFORMER
+
     @torch.no_grad()
     def cache(self, tokens: torch.Tensor, names_filter: NameFilter = None) -> Cache:
         """Activations for ``tokens`` [prompt, pos], computed in batches and returned on CPU."""
@@ -127,3 +145,21 @@ class AnalysisContext:
             for name, tensor in cache.items():
                 parts.setdefault(name, []).append(tensor.float())
         return Cache({name: torch.cat(chunks) for name, chunks in parts.items()})
+
+
+@dataclasses.dataclass
+class XorContext:
+    """Inputs of the steps that analyse an XOR MLP checkpoint (kind ``xor-mlp``)."""
+
+    run_id: str
+    """The store run being written."""
+    model: torch.nn.Module
+    """The checkpoint's net (``interp_core.models.xor.XorMLP``, one net), in eval mode."""
+    checkpoint_dir: Path
+    """The checkpoint directory."""
+    training_record: dict[str, Any] | None = None
+    """The checkpoint's ``training.json`` (summary, seed search, weight history), if any."""
+    preset: str = "tiny"
+    """Preset the ladder ran at (the XOR MLP is the same at every preset)."""
+    kind: str = XOR_KIND
+    """The checkpoint kind."""

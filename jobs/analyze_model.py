@@ -29,6 +29,11 @@ it ran or was skipped (and why); pages decide what to show from it. The root att
 
 ``--prompts FILE`` (one prompt per line, or a .json list of strings) runs the ``prompts``
 step on the user's prompts; on a complete run it adds them and redoes nothing else.
+
+The analysis dispatches on the checkpoint's kind: a step runs on the kinds its module's
+``KINDS`` names (transformers when absent) and is recorded as skipped, with a reason, on the
+others. An XOR MLP (kind ``xor-mlp``) gets an ``XorContext`` and only the ``xor`` step runs
+on it (docs/methods.md §15); on a transformer the ``xor`` step is skipped.
 """
 
 from __future__ import annotations
@@ -44,12 +49,18 @@ import torch
 from tqdm.auto import tqdm
 
 from interp_core.config import ModelConfig
-from interp_core.models.checkpoint import CheckpointError, load_checkpoint, read_config
+from interp_core.models.checkpoint import (
+    TRANSFORMER,
+    CheckpointError,
+    checkpoint_kind,
+    load_checkpoint,
+    read_config,
+)
 from interp_core.models.ladder import LADDER_ORDER
 from interp_core.prompts import RepeatedTokens, default_pool, frequent_pool, repeated_random_tokens, text_windows
 from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import JobError, provenance, resolve_device, seed_everything, use_all_cores
-from jobs.analysis_context import AnalysisContext, StepCheckpoint
+from jobs.analysis_context import XOR_KIND, AnalysisContext, StepCheckpoint, XorContext
 from jobs.data import prepare_data
 from jobs.findings import Finding
 from jobs.presets import PRESETS, TrainPreset
@@ -170,7 +181,8 @@ def _eval_prompts(cfg: AnalyzeConfig, ckpt: _Checkpoint, n_prompts: int, length:
     else:
         train, val = data.train, data.val
     tokens = text_windows(val, n_prompts=n_prompts, length=length, bos_id=tok.bos_id, seed=cfg.seed)
-    return tokens, train, val, {"prompts": f"natural text: validation split of {corpus!r}", "corpus": corpus}
+    return tokens, train, val, {"prompts": f"natural text: validation split of {corpus!r}", "corpus": corpus,
+                                "max_chars": data_meta.get("max_chars")}
 
 
 def _rrt(ckpt: _Checkpoint, train: np.ndarray | None, tokens_cfg: Any, seed: int) -> RepeatedTokens:
@@ -201,6 +213,7 @@ def _context(cfg: AnalyzeConfig, ckpt: _Checkpoint, tokens_cfg: Any, device: tor
         token_strs=tok.token_strs() if tok is not None else [str(i) for i in range(ckpt.model_cfg.d_vocab)],
         checkpoint_dir=ckpt.path, step_checkpoints=step_ckpts, train_stream=train, val_stream=val,
         training_record=ckpt.record, tokenizer=tok, preset=ckpt.preset_name,
+        corpus=prompt_meta.get("corpus"), corpus_max_chars=prompt_meta.get("max_chars"),
     )  # fmt: skip
     return ctx, prompt_meta | {"n_prompts": int(tokens.shape[0]), "prompt_len": int(tokens.shape[1])}
 
@@ -282,7 +295,8 @@ def _run_steps(ctx: AnalysisContext, plan: list[str], configs: dict[str, Any], w
         bar.set_postfix(step=name)
         module, t0 = load_step(name), time.perf_counter()
         seed_everything(seed)  # each step sees the same RNG state, whatever ran before it
-        outcome = module.run(ctx, configs[name], writer)
+        outcome = (module.run(ctx, configs[name], writer) if ctx.kind in _kinds(module)
+                   else Skipped(NOT_FOR_KIND[ctx.kind]))
         skipped = outcome if isinstance(outcome, Skipped) else None
         record[name] = {"settings": settings_dict(configs[name]), "writes": list(module.WRITES),
                         "status": "skipped" if skipped else "done",
@@ -325,6 +339,8 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
     except UnknownStepError as err:
         raise JobError(str(err)) from None
     checkpoint = Path(cfg.checkpoint)
+    if _kind(checkpoint) == XOR_KIND:
+        return _analyze_xor(cfg, checkpoint, preset, started, progress)
     ckpt = _read_checkpoint(checkpoint)
     run_id = cfg.run_id or checkpoint.name
     preset = preset or PRESETS.get(ckpt.preset_name, PRESETS["tiny"])
@@ -356,12 +372,22 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
     except StoreError as err:
         raise JobError(str(err)) from None
     record, found = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
+    return _finish(writer, old if rewrite else None, plan, record, found, device, cfg.seed,
+                   started, checkpoint)
+
+
+def _finish(writer: RunWriter, old: Any, plan: list[str], record: dict[str, dict[str, Any]],
+            found: dict[str, list], device: torch.device, seed: int, started: float,
+            checkpoint: Path) -> Path:
+    """Merge the steps record and findings (into ``old``'s on a rewrite), mark the run
+    complete and return its path."""
+    rewrite = old is not None
     steps = ({**(old.attrs.get("steps") or {})} if rewrite else {}) | record
     findings = merge_findings(old.attrs.get("findings") if rewrite else None, plan, found)
     analysis = {"wall_time_s": time.perf_counter() - started,
                 "step_seconds": {n: r["seconds"] for n, r in steps.items()},
                 "steps": [n for n in STEP_NAMES if n in steps]}  # fmt: skip
-    extra = {"rewrites": [*old.attrs.get("rewrites", []), {"steps": plan, "argv": provenance(device, cfg.seed)["argv"]}]} if rewrite else {}
+    extra = {"rewrites": [*old.attrs.get("rewrites", []), {"steps": plan, "argv": provenance(device, seed)["argv"]}]} if rewrite else {}
     writer.update_attrs(steps=steps, findings=findings, analysis=analysis, **extra)
     path = writer.finalize()
     print(f"analysed {checkpoint} -> {path} ({', '.join(plan)}) in {time.perf_counter() - started:.1f}s")
@@ -375,3 +401,99 @@ def _complete_run(root: Path, run_id: str) -> Any:
         return store.run(run_id) if run_id in store.runs() else None
     except StoreError:
         return None
+
+
+# --------------------------------------------------------------- other checkpoint kinds
+NOT_FOR_KIND = {
+    TRANSFORMER: "it analyses XOR MLP checkpoints (kind xor-mlp) and this is a transformer",
+    XOR_KIND: "the XOR MLP is not a transformer: it has no tokens, attention heads, neurons "
+              "on text or residual stream",
+}
+"""Checkpoint kind -> why a step that does not analyse that kind is skipped on it."""
+
+
+def _kinds(module: Any) -> tuple[str, ...]:
+    """The checkpoint kinds a step module analyses (``KINDS``; transformers when absent)."""
+    return getattr(module, "KINDS", (TRANSFORMER,))
+
+
+def _kind(checkpoint: Path) -> str:
+    try:
+        return checkpoint_kind(checkpoint)
+    except CheckpointError as err:
+        raise JobError(str(err)) from None
+
+
+def _training_record(checkpoint: Path) -> dict[str, Any] | None:
+    path = checkpoint / TRAINING_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        raise JobError(f"{path} is unreadable ({err}); re-train the checkpoint") from None
+
+
+def _xor_configs(cfg: AnalyzeConfig, preset: TrainPreset, plan: list[str]) -> dict[str, Any]:
+    """Each planned step's Config (defaults < preset < --config/--set); every setting given
+    is checked, also for the steps an XOR MLP skips."""
+    defaults = preset.analysis_defaults()
+    try:
+        check_names(list(cfg.settings))
+        configs = {step: build_config(step, defaults.get(step, {}), cfg.settings.get(step, {}))
+                   for step in {*plan, *cfg.settings}}
+    except (SettingsError, UnknownStepError) as err:
+        raise JobError(str(err)) from None
+    return {step: configs[step] for step in plan}
+
+
+def _xor_attrs(model: Any, checkpoint: Path, record: dict[str, Any] | None, preset: str,
+               seed: int) -> dict[str, Any]:
+    summary = (record or {}).get("summary", {})
+    return {"config": model.cfg.to_dict(), "kind": XOR_KIND, "training": summary,
+            "rung": XOR_KIND, "preset": preset, "n_params": model.n_params,
+            "checkpoint": str(checkpoint.resolve()),
+            "provenance": provenance(torch.device("cpu"), seed),
+            "ladder_rank": LADDER_ORDER.index(XOR_KIND)}  # fmt: skip
+
+
+def _analyze_xor(cfg: AnalyzeConfig, checkpoint: Path, preset: TrainPreset | None,
+                 started: float, progress: bool) -> Path:
+    """``analyze`` for an XOR MLP checkpoint: the steps that analyse it run, the
+    transformer steps are recorded as skipped (docs/methods.md §15)."""
+    if cfg.patching is not None or _prompts_file_given(cfg):
+        raise JobError(f"{checkpoint} holds an XOR MLP (kind xor-mlp), which reads no text: "
+                       "--patching and --prompts need a transformer checkpoint")
+    try:
+        model = load_checkpoint(checkpoint, device="cpu")
+    except CheckpointError as err:
+        raise JobError(str(err)) from None
+    record = _training_record(checkpoint)
+    preset_name = (record or {}).get("summary", {}).get("preset") or "tiny"
+    preset = preset or PRESETS.get(preset_name, PRESETS["tiny"])
+    run_id = cfg.run_id or checkpoint.name
+    old = _complete_run(cfg.store_root, run_id)
+    rewrite = old is not None and cfg.steps is not None and not cfg.overwrite
+    if old is not None and not rewrite and not cfg.overwrite:
+        raise JobError(f"run {run_id!r} is already complete in {cfg.store_root}: pass --overwrite "
+                       "to replace it, --steps NAME,... to redo some steps, or another --run-id")
+    plan = (_rewrite_plan(list(cfg.steps), _present_steps(old)) if rewrite
+            else resolve_steps(cfg.steps or STEP_NAMES))
+    configs = _xor_configs(cfg, preset, plan)
+    torch.set_num_threads(1)  # four points and small grids: threads cost more than they give
+    seed_everything(cfg.seed)
+    ctx = XorContext(run_id=run_id, model=model, checkpoint_dir=checkpoint,
+                     training_record=record, preset=preset_name)
+    try:
+        if rewrite:
+            writer = RunWriter.rewrite(cfg.store_root, run_id=run_id,
+                                       groups=[g for n in plan for g in load_step(n).WRITES])
+        else:
+            writer = RunWriter.create(cfg.store_root, run_id=run_id, overwrite=cfg.overwrite,
+                                      attrs=_xor_attrs(model, checkpoint, record, preset_name,
+                                                       cfg.seed))
+    except StoreError as err:
+        raise JobError(str(err)) from None
+    steps, found = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
+    return _finish(writer, old if rewrite else None, plan, steps, found, torch.device("cpu"),
+                   cfg.seed, started, checkpoint)

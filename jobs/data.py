@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from interp_core.corpora import CorpusError, build_tokenizer, encode_documents, load_corpus
+from interp_core.corpora import CorpusError, build_tokenizer, corpus_path, encode_documents, load_corpus
 from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import REPO, JobError
 
@@ -66,6 +66,10 @@ def prepare_data(
     Raises:
         JobError: the corpus or tokenizer cannot be loaded (message says what to do).
     """
+    try:
+        corpus_path(corpus)  # a NUL, an unknown ~user or an over-long name, before any stat
+    except CorpusError as err:
+        raise JobError(str(err)) from None
     key = _key(corpus, tokenizer, max_chars)
     entry = cache_dir() / key
     if use_cache and (entry / "meta.json").exists():

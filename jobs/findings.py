@@ -52,7 +52,7 @@ KINDS = ("result", "null", "caveat")
 
 COPYING_THRESHOLD = 0.5
 """An OV circuit copies when its eigenvalue copying score sum(l)/sum(|l|) is at least this
-(METHODS §3.3: +1 all eigenvalues positive, ~0 no consistent copying; halfway counts)."""
+(docs/methods.md §3.3: +1 all eigenvalues positive, ~0 no consistent copying; halfway counts)."""
 
 OV_TOP1_LOW = 0.1
 """A copying head whose full-OV top-1 accuracy is below this gets the copying-vs-top-1 caveat."""

@@ -75,10 +75,18 @@ PRESETS: dict[str, TrainPreset] = {
         max_chars=3_000_000,
         seq_len=64,
         batch_size=32,
-        steps={"bigram-0l": 300, "attn-only-1l": 400, "attn-only-2l": 500, "gpt-4l": 400},
-        lr=5e-3,
-        eval_every=50,
-        n_checkpoints=12,
+        # Measured (bench/RESULTS.md, "Induction heads in the tiny preset"): with a span of
+        # random frequent tokens repeated in every sequence (the rest of it natural text) and
+        # lr 1e-2, attn-only-2l forms its induction head between checkpoints 2,789 and 4,000
+        # (induction 0.11 -> 0.93, layer-0 previous-token 0.79); 500 natural-text steps and
+        # the cpu recipe (75%, lr 5e-3) formed none in this budget.
+        steps={"bigram-0l": 300, "attn-only-1l": 400, "attn-only-2l": 4000, "gpt-4l": 400},
+        lr=1e-2,
+        eval_every=100,
+        n_checkpoints=24,
+        repeat_fraction=1.0,
+        repeat_source="random",
+        repeat_pool=2000,  # the pool the heads step draws its repeated random tokens from
         # t-SNE of 1,000 tokens at 300 iterations keeps the step under ~10 s on 2 cores.
         analysis={"embeddings": {"n_tokens": 1000, "tsne_iter": 300}},
     ),
@@ -102,6 +110,13 @@ PRESETS: dict[str, TrainPreset] = {
         prompt_len=128,
         rrt_n=50,
         rrt_batch=10,
+        analysis={
+            "probes": {"n_prompts": 96, "prompt_len": 128, "max_tokens": 4000, "n_splits": 4},
+            "sae": {"layer": 2, "expansion": 16, "k": 16, "train_tokens": 5_000_000,
+                    "batch_tokens": 4096, "lr": 1e-3, "dead_steps": 250, "eval_tokens": 262_144},
+            "steering": {"new_tokens": 32, "heldout_texts": 8},
+            "finetune": {"eval_sequences": 64},
+        },
     ),
     "gpu": TrainPreset(
         tokenizer={"name": "gpt2"},
@@ -115,6 +130,14 @@ PRESETS: dict[str, TrainPreset] = {
         prompt_len=256,
         rrt_n=50,
         rrt_batch=10,
+        analysis={
+            "probes": {"n_prompts": 128, "prompt_len": 256, "max_tokens": 8000, "n_splits": 5,
+                       "n_boot": 1000},
+            "sae": {"expansion": 32, "k": 32, "train_tokens": 100_000_000,
+                    "batch_tokens": 16384, "eval_tokens": 1_000_000},
+            "steering": {"new_tokens": 48, "heldout_texts": 16},
+            "finetune": {"eval_sequences": 256, "eval_len": 256},
+        },
     ),
 }
 """PRESETS[name] -> TrainPreset."""

@@ -5,6 +5,7 @@ Example:
 
 Checkpoints go to ``<checkpoint_root>/<preset>/<rung>`` (default checkpoint root:
 ``<store_root>/../checkpoints``) and runs to ``<store_root>/<preset>-<rung>.zarr``.
+The first rung, the XOR MLP (``jobs.train_xor``), needs no corpus.
 Re-running skips rungs whose run is complete and trains only what is missing; an
 interrupted training resumes from its last checkpoint, and an interrupted analysis
 restarts cleanly.
@@ -16,12 +17,15 @@ import dataclasses
 import time
 from pathlib import Path
 
-from interp_core.models.ladder import RUNGS
+from interp_core.models.ladder import RUNGS, XOR_RUNG
 from jobs._common import JobError
 from jobs.analyze_model import AnalyzeConfig, analyze
 from jobs.data import prepare_data
+from jobs.finetune import ladder_finetunes
+from jobs.import_gpt2 import GPT2_RUNG, gpt2_rung
 from jobs.presets import PRESETS
 from jobs.train_model import TrainConfig, is_trained, train
+from jobs.train_xor import XorTrainConfig, train_xor
 from store import StoreError, open_store
 
 
@@ -39,10 +43,12 @@ class LadderConfig:
     """Corpus name or path; None uses the preset's (stdlib for all presets)."""
     device: str = "auto"
     """'auto', 'cpu' or 'cuda'."""
-    rungs: tuple[str, ...] = RUNGS
-    """Which rungs to build (default: all, simplest first)."""
+    rungs: tuple[str, ...] = (XOR_RUNG, *RUNGS)
+    """Which rungs to build (default: all, simplest first: the XOR MLP, then the transformers)."""
     seed: int = 0
     """Seed for every rung."""
+    gpt2_dir: Path | None = None
+    """Hugging Face GPT-2 directory the ``gpt2`` rung imports (jobs.import_gpt2)."""
 
 
 def run_id(preset: str, rung: str) -> str:
@@ -61,7 +67,7 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
     """Build every rung; returns the run paths."""
     if cfg.preset not in PRESETS:
         raise JobError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
-    unknown = [r for r in cfg.rungs if r not in RUNGS]
+    unknown = [r for r in cfg.rungs if r not in (XOR_RUNG, *RUNGS, GPT2_RUNG)]
     if unknown:
         raise JobError(f"unknown rung(s) {', '.join(unknown)}; choose from {', '.join(RUNGS)}")
     root = Path(cfg.store_root)
@@ -73,13 +79,21 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
     data = None
     paths = []
     for rung in cfg.rungs:
+        if rung == GPT2_RUNG:  # imported, not trained: run "gpt2"
+            paths.append(gpt2_rung(cfg.gpt2_dir, root, Path(cfg.checkpoint_root or root.parent / "checkpoints"),
+                                   device=cfg.device, corpus=cfg.corpus, seed=cfg.seed, progress=progress))
+            continue
         rid = run_id(cfg.preset, rung)
         out = ckpt_root / rung
         if rid in _complete_runs(root):
             print(f"{rid}: complete, skipping")
             paths.append(root / f"{rid}.zarr")
             continue
-        if not is_trained(out) or cfg.corpus:
+        if rung == XOR_RUNG:  # four points, no corpus: trained on the CPU in seconds
+            if not is_trained(out):
+                train_xor(XorTrainConfig(out=out, seed=cfg.seed, preset=cfg.preset),
+                          progress=progress)
+        elif not is_trained(out) or cfg.corpus:
             if data is None:  # tokenize once for every rung
                 data = prepare_data(cfg.corpus or preset.corpus, preset.tokenizer, max_chars=preset.max_chars)
             train(TrainConfig(model=rung, preset=cfg.preset, out=out, corpus=cfg.corpus,
@@ -87,5 +101,8 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
         paths.append(analyze(AnalyzeConfig(checkpoint=out, store_root=root, run_id=rid, device=cfg.device,
                                            corpus=cfg.corpus, seed=cfg.seed, overwrite=True),
                              progress=progress))  # fmt: skip
+    if "gpt-4l" in cfg.rungs:  # then fine-tune it on a second corpus (LoRA at two ranks, full)
+        paths += ladder_finetunes(ckpt_root / "gpt-4l", ckpt_root, root, run_id(cfg.preset, "gpt-4l"),
+                                  device=cfg.device, seed=cfg.seed, progress=progress)
     print(f"ladder {cfg.preset}: {len(paths)} runs in {root} ({time.perf_counter() - started:.0f}s)")
     return paths

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from interp_core.config import ConfigError, ModelConfig
+from interp_core.jsonio import write_json_atomic
 from interp_core.models.checkpoint import save_checkpoint
 from interp_core.models.ladder import LADDER, RUNGS
 from interp_core.models.transformer import Transformer
@@ -49,6 +50,8 @@ from jobs.data import TokenData, prepare_data
 from jobs.presets import PRESETS, TrainPreset
 
 TRAINING_FILE = "training.json"
+PLAN_FILE = "plan.json"
+"""In ``resume/``: the step count an interrupted run was started with."""
 VAL_BATCHES = 4
 """Fixed validation batches behind every ``val_loss``."""
 
@@ -172,9 +175,22 @@ def _record(
 
 def _write_json(path: Path, record: dict[str, Any]) -> None:
     """Write ``record`` to a temporary name and rename it: readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    write_json_atomic(path, record, indent=1)
+
+
+def _check_resume(out: Path, steps: int) -> None:
+    """A run interrupted with resume state resumes only with the step count it was started
+    with: another count would change its schedule and label it with the wrong length."""
+    plan = out / "resume" / PLAN_FILE
+    if not plan.is_file():
+        return
+    try:
+        started = json.loads(plan.read_text(encoding="utf-8"))["steps"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+        raise JobError(f"{plan} is unreadable ({err}); delete {out / 'resume'} to start over") from None
+    if started != steps:
+        raise JobError(f"{out} holds an interrupted run of {started} steps: resume it with "
+                       f"--steps {started}, or delete {out / 'resume'} to train {steps} steps anew")
 
 
 def train(
@@ -194,6 +210,7 @@ def train(
     """
     _check(cfg)
     preset = preset or PRESETS[cfg.preset]
+    _check_resume(Path(cfg.out), _optim_config(cfg, preset).steps)
     use_all_cores()
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
@@ -208,6 +225,8 @@ def train(
     val = [sample_batch(data.val, step=i, seed=val_seed, **sampling) for i in range(VAL_BATCHES)]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "resume").mkdir(exist_ok=True)
+    write_json_atomic(out / "resume" / PLAN_FILE, {"steps": optim.steps})
     tok.save(out)
     model = Transformer(model_cfg, seed=cfg.seed).to(device)
 

@@ -42,6 +42,11 @@ MAX_SHARD_BYTES = 256 << 20
 _EMPTY = np.uint64(2**64 - 1)
 
 
+# The run's manifest.json (store._manifest) sits beside the arrays on purpose; zarr lists it
+# as an unknown member wherever it walks a run, inside quiet() or not.
+warnings.filterwarnings("ignore", message=".*manifest.json is not recognized.*")
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence zarr's "not part of the Zarr format 3 specification" warnings."""
@@ -49,8 +54,6 @@ def quiet() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=".*not part of the Zarr format 3.*")
         warnings.filterwarnings("ignore", message=".*Zarr format 3 specification.*")
         warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-        # the run's manifest.json (store._manifest) sits beside the arrays on purpose
-        warnings.filterwarnings("ignore", message=".*manifest.json is not recognized.*")
         yield
 
 

@@ -1,4 +1,4 @@
-"""Layering contract (DESIGN.md "Layers", STYLE.md B2), checked in fresh interpreters.
+"""Layering contract (docs/design.md "Layers", docs/style.md B2), checked in fresh interpreters.
 
 Each check imports modules in a new subprocess, so torch imported by other tests cannot
 mask a violation: the dashboard and the store never pull in torch, interp_core or jobs;
@@ -118,6 +118,13 @@ def test_interp_core_uses_only_store_names_never_the_writer():
             for name in names:
                 if name == "store" or name.startswith("store."):
                     assert name in allowed, f"{path.relative_to(REPO)} imports {name}"
+
+
+def test_glassbox_never_imports_torch():
+    """The glass box (docs/methods.md §14) is NumPy only, every module of it."""
+    imported, loaded = _loaded(["interp_core.glassbox"], walk=["interp_core.glassbox"])
+    assert len(imported) > 1
+    assert "torch" not in _tops(loaded), "importing interp_core.glassbox pulled in torch"
 
 
 def test_jobs_never_import_dashboard_or_streamlit():

@@ -1,6 +1,6 @@
-"""Direct logit attribution (DLA) and the logit lens (METHODS §4).
+"""Direct logit attribution (DLA) and the logit lens (docs/methods.md §4).
 
-Conventions (METHODS Appendix A7, A8):
+Conventions (docs/methods.md Appendix A7, A8):
 
 - **Residual decomposition.** ``resid_post[L-1] = embed + pos_embed + Σ_l (attn_out[l] +
   mlp_out[l])``. Per-head rows are ``hook_result`` (which excludes ``b_O``), so every
@@ -65,7 +65,7 @@ def _at(x: torch.Tensor, pos: int | None) -> torch.Tensor:
 def decompose_resid(
     cache: Cache, level: str = "layer", pos: int | None = -1, *, model: Transformer | None = None
 ) -> tuple[torch.Tensor, list[str]]:
-    """Split the final residual stream into additive components (METHODS §4.1).
+    """Split the final residual stream into additive components (docs/methods.md §4.1).
 
     Args:
         cache: Activations of one run (needs hook_embed, hook_pos_embed when the model has
@@ -145,7 +145,7 @@ def component_layers(labels: list[str], n_layers: int) -> list[int]:
 
 
 def apply_frozen_ln(stack: torch.Tensor, cache: Cache, pos: int | None = -1) -> torch.Tensor:
-    """Center each component and divide by the cached final-LayerNorm scale (METHODS §4.2).
+    """Center each component and divide by the cached final-LayerNorm scale (docs/methods.md §4.2).
 
     σ comes from the real run and is shared by every component, so the result stays
     additive. Models without LayerNorm get the stack back unchanged. The LN gain is *not*
@@ -216,7 +216,7 @@ def dla(
 
 
 def accumulated_resid(cache: Cache, incl_mid: bool = False) -> tuple[torch.Tensor, list[str]]:
-    """The residual stream at every layer boundary (METHODS §4.4).
+    """The residual stream at every layer boundary (docs/methods.md §4.4).
 
     Returns:
         ``(stack [point, batch, pos, d_model], labels)``: resid_pre of each block (and

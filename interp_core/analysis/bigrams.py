@@ -1,18 +1,18 @@
-"""The bigram table / direct path (METHODS §1) and the true corpus bigram statistics.
+"""The bigram table / direct path (docs/methods.md §1) and the true corpus bigram statistics.
 
-Convention (METHODS §1.1, row vectors): ``Bigram = LN_f(W_E) W_U + b_U`` [V_in, V_out],
+Convention (docs/methods.md §1.1, row vectors): ``Bigram = LN_f(W_E) W_U + b_U`` [V_in, V_out],
 row ``t`` = next-token logits given current token ``t`` through the direct path (no
 blocks, no positional embedding). ``ln="recompute"`` applies the final LayerNorm to each
-row of W_E (its gain and bias are folded into W_U and b_U, METHODS §0.3); ``ln="none"``
+row of W_E (its gain and bias are folded into W_U and b_U, docs/methods.md §0.3); ``ln="none"``
 skips it (``W_E W_U + b_U``). For a 0-layer model without LN both give the model's logits.
 
 The table is never materialised: it is a :class:`FactoredMatrix` ``[E | 1] @ [W_U; b_U]``
 (the bias rides along as one extra inner dim), so rows, columns and row-wise top-k are
-computed in blocks of at most 1024 rows (METHODS §1.4).
+computed in blocks of at most 1024 rows (docs/methods.md §1.4).
 
 * "What follows t": softmax of row t (:func:`follow_topk`).
 * "What predicts t": the log-prob column ``log_softmax(Bigram, dim=1)[:, t]``, i.e.
-  P(t | s) for each predecessor s (:func:`predict_topk`, METHODS §1.2's recommendation).
+  P(t | s) for each predecessor s (:func:`predict_topk`, docs/methods.md §1.2's recommendation).
 
 Examples:
     >>> table = bigram_table(model)                       # FactoredMatrix [V, V]

@@ -1,6 +1,6 @@
-"""QK / OV circuits, copying scores, composition scores, virtual weights (METHODS §3).
+"""QK / OV circuits, copying scores, composition scores, virtual weights (docs/methods.md §3).
 
-Row convention throughout (METHODS A5): full QK ``E W_Q W_K^T E^T`` is [V_query, V_key],
+Row convention throughout (docs/methods.md A5): full QK ``E W_Q W_K^T E^T`` is [V_query, V_key],
 full OV ``E W_V W_O W_U`` is [V_source, V_out]. Every circuit is a
 :class:`FactoredMatrix`, never a dense V x V array.
 
@@ -9,7 +9,7 @@ reading weights, writing weights and W_U centred, value biases in b_O), and the 
 embedding entering a head is ``E = LNPre(W_E)`` (each row normalised, as the first LN
 would). The final LN's scale is not applied to head outputs (it depends on the whole
 stream); only its folded gain is. ``embed="effective"`` uses ``W_E + MLP0(W_E)`` for
-models with MLPs (GPT-2 practice, METHODS §3.2). Positional embeddings and biases are
+models with MLPs (GPT-2 practice, docs/methods.md §3.2). Positional embeddings and biases are
 left out of the token-token circuits. Pass ``fold=False`` when the model is already
 folded (or to reproduce TransformerLens on raw weights).
 
@@ -145,7 +145,7 @@ def ov_copying_score(
     """Elhage's eigenvalue copying score ``sum(lambda) / sum(|lambda|)`` of the full OV circuit.
 
     In [-1, 1]: +1 all eigenvalues positive (copying), -1 anti-copying, ~0 no consistent
-    copying (METHODS §3.3). Orientation-invariant.
+    copying (docs/methods.md §3.3). Orientation-invariant.
     """
     return float(all_ov_copying_scores(model, embed=embed, fold=fold)[layer, head])
 
@@ -154,7 +154,7 @@ def ov_copying_score(
 def topk_accuracy(
     fm: FactoredMatrix, k: int = 1, *, block: int = 1024, rows: torch.Tensor | None = None
 ) -> float:
-    """Fraction of source rows t whose own token is among the top-k of row t (METHODS §3.4).
+    """Fraction of source rows t whose own token is among the top-k of row t (docs/methods.md §3.4).
 
     Args:
         fm: A square circuit [V, V] (row convention: source rows).
@@ -185,7 +185,7 @@ def composition_baseline(d_model: int, d_head: int, n_samples: int = 200, seed: 
     """Mean composition score of independent random Gaussian head matrices (ARENA baseline).
 
     Rotation-invariant random factors give E[score^2] = 1/d, so this is ~1/sqrt(d_model)
-    (METHODS §3.5); the same for Q, K and V composition.
+    (docs/methods.md §3.5); the same for Q, K and V composition.
     """
     gen = torch.Generator().manual_seed(seed)
     eye = torch.eye(d_head, dtype=torch.float64)
@@ -208,11 +208,11 @@ def composition_scores(
     """Q-, K- or V-composition between every earlier head and every later head.
 
     ``score = ||W_OV^{h1} R^{h2}|| / (||W_OV^{h1}|| ||R^{h2}||)`` (Frobenius), with
-    ``R = W_QK`` (Q), ``W_QK^T`` (K) or ``W_OV`` (V), row convention (METHODS §3.5).
+    ``R = W_QK`` (Q), ``W_QK^T`` (K) or ``W_OV`` (V), row convention (docs/methods.md §3.5).
     Norms come from d_head x d_head Gram matrices, so the cost is O(L^2 H^2 d d_head^2).
 
     Args:
-        model: The model (folded first unless ``fold=False``, METHODS: LN gains distort).
+        model: The model (folded first unless ``fold=False``, docs/methods.md: LN gains distort).
         mode: "Q", "K" or "V".
         baseline: Subtract :func:`composition_baseline` in the second output.
         fold: Fold the model first.
@@ -248,7 +248,7 @@ def composition_scores(
 def virtual_weights(model: Transformer, mode: str = "V", *, fold: bool = True) -> torch.Tensor:
     """Head-to-head virtual weights ``W_O^{h1} W_X^{h2}`` [L1, H1, L2, H2, d_head, d_head].
 
-    ``mode`` picks the reading matrix X: "Q", "K" or "V" (METHODS §3.6: a writer [k1, d]
+    ``mode`` picks the reading matrix X: "Q", "K" or "V" (docs/methods.md §3.6: a writer [k1, d]
     times a reader [d, k2]). Zero where L2 <= L1.
     """
     if mode not in _RIGHT:
@@ -263,7 +263,7 @@ def virtual_weights(model: Transformer, mode: str = "V", *, fold: bool = True) -
 
 @torch.no_grad()
 def path_expansion(model: Transformer, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Logits of an attention-only model without LN split into paths (METHODS §3.6).
+    """Logits of an attention-only model without LN split into paths (docs/methods.md §3.6).
 
     Terms (each [batch, pos, d_vocab]): ``direct`` (embedding + positions straight to the
     unembedding), ``bias`` (b_U and every b_O, including layer-0 b_O read by layer-1
@@ -315,7 +315,7 @@ def skip_trigrams(
     fold: bool = True,
     block: int = 512,
 ) -> dict[str, np.ndarray]:
-    """Skip-trigrams ``[src] ... [dest] -> [out]`` of each head of ``layer`` (METHODS §3.7).
+    """Skip-trigrams ``[src] ... [dest] -> [out]`` of each head of ``layer`` (docs/methods.md §3.7).
 
     For each head and each ``src`` in ``candidates``: ``out`` in top-``k_out`` of
     ``OV_full[src, :]`` and ``dest`` in top-``k_dest`` of ``QK_full[:, src]``; triples are

@@ -1,11 +1,11 @@
-"""Training dynamics: per-token loss, the in-context-learning score, the phase change (METHODS §6).
+"""Training dynamics: per-token loss, the in-context-learning score, the phase change (docs/methods.md §6).
 
-Indexing (binding, METHODS §6.1): ``per_token_loss(model, tokens)[b, t]`` is
+Indexing (binding, docs/methods.md §6.1): ``per_token_loss(model, tokens)[b, t]`` is
 ``-log p(tokens[b, t+1] | tokens[b, :t+1])`` for ``t = 0..T-2``. "The loss at token k"
 (1-indexed, BOS is token 1) is column ``k - 2``: the loss on *predicting* token ``k``.
 
 The ICL score follows Olsson et al.: ``loss(token k_late) - loss(token k_early)``, negative
-when the model does better late in context; ``icl_gain`` is its negation (METHODS A17:
+when the model does better late in context; ``icl_gain`` is its negation (docs/methods.md A17:
 never mix them). Contexts shorter than 550 tokens use ``k_early = round(0.1 T)``,
 ``k_late = T - 10`` (§6.3).
 
@@ -57,7 +57,7 @@ def loss_at_token(losses: torch.Tensor, k: int, window: int = 0) -> float:
 
 def icl_score(losses: torch.Tensor, k_early: int = 50, k_late: int = 500, window: int = 2
               ) -> dict[str, float]:
-    """In-context-learning score (Olsson et al.; METHODS §6.2-6.3).
+    """In-context-learning score (Olsson et al.; docs/methods.md §6.2-6.3).
 
     Args:
         losses: [batch, pos - 1] from :func:`per_token_loss` on held-out natural text.
@@ -93,7 +93,7 @@ def induction_loss(losses: torch.Tensor, n: int) -> float:
 
 def checkpoint_metrics(model: torch.nn.Module, nat_tokens: torch.Tensor, rrt_tokens: torch.Tensor,
                        n: int, *, batch_size: int = 16) -> dict[str, np.ndarray | float]:
-    """Everything tracked per training checkpoint (METHODS §6.4) for one model.
+    """Everything tracked per training checkpoint (docs/methods.md §6.4) for one model.
 
     Returns:
         ``scores`` [layer, head, len(DYNAMICS_SCORES)] float32, ``loss_by_pos`` [pos - 1]
@@ -146,7 +146,7 @@ def _column(metrics: Mapping[str, Sequence[float]] | Sequence[Mapping[str, float
 
 
 PHASE_RULE = {"score": "induction", "below": 0.1, "above": 0.5}
-"""METHODS §6.4: the phase change is where the max (over heads) of this score rises from
+"""docs/methods.md §6.4: the phase change is where the max (over heads) of this score rises from
 below ``below`` to above ``above``; stored as ``dynamics.phase_rule_spec`` in a run's attrs."""
 
 
@@ -154,11 +154,11 @@ def phase_change_window(checkpoint_metrics: Mapping[str, Sequence[float]]
                         | Sequence[Mapping[str, float]], *, low: float = 0.1, high: float = 0.5,
                         key: str = "max_induction") -> tuple[int, int] | None:
     """The smallest step interval over which the max induction score rises from below
-    ``low`` to above ``high`` (METHODS §6.4).
+    ``low`` to above ``high`` (docs/methods.md §6.4).
 
     Args:
         checkpoint_metrics: columns (``{"step": [...], key: [...]}``) or rows of dicts.
-        low, high: the thresholds (0.1 and 0.5 by METHODS).
+        low, high: the thresholds (0.1 and 0.5 by docs/methods.md).
         key: the column holding ``max_{l,h} induction`` per checkpoint.
 
     Returns:

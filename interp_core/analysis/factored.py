@@ -1,4 +1,4 @@
-"""FactoredMatrix: a matrix ``M = A @ B`` kept as its two factors (METHODS §3.1).
+"""FactoredMatrix: a matrix ``M = A @ B`` kept as its two factors (docs/methods.md §3.1).
 
 Circuits such as the full OV circuit ``W_E W_V W_O W_U`` are [d_vocab, d_vocab] (2.5e9
 entries for GPT-2) but have rank at most d_head. Keeping the factors makes the SVD, the
@@ -170,7 +170,7 @@ class FactoredMatrix:
     def eigenvalues(self) -> torch.Tensor:
         """Eigenvalues of ``BA`` [..., r] (complex): the non-zero spectrum of the square M.
 
-        Computed in float64 at least (METHODS §0.5: never eigen-decompose in 16 bit).
+        Computed in float64 at least (docs/methods.md §0.5: never eigen-decompose in 16 bit).
         """
         BA = self.BA
         return torch.linalg.eigvals(BA.double() if BA.dtype != torch.float64 else BA)
@@ -211,7 +211,7 @@ class FactoredMatrix:
         rows: torch.Tensor | None = None,
         log_softmax: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-k entries of each row, computed in row blocks (METHODS §1.4).
+        """Top-k entries of each row, computed in row blocks (docs/methods.md §1.4).
 
         Args:
             k: Entries per row.

@@ -1,4 +1,4 @@
-"""Weight preprocessing ("folding", METHODS §0.3): four log-prob-preserving transforms.
+"""Weight preprocessing ("folding", docs/methods.md §0.3): four log-prob-preserving transforms.
 
 Each transform is a pure function ``state dict -> new state dict`` (TransformerLens key
 names; the input is never modified) and leaves the model's log-probs unchanged:

@@ -1,11 +1,11 @@
-"""Attention-pattern head scores (METHODS §2) and the head taxonomy labels.
+"""Attention-pattern head scores (docs/methods.md §2) and the head taxonomy labels.
 
 Every score reads attention patterns ``A`` (softmax weights, rows sum to 1, zero above the
 diagonal). Pass them stacked over layers, ``[layer, batch, head, query_pos, key_pos]``, to get
 a ``[layer, head]`` table, or one layer ``[batch, head, query_pos, key_pos]`` to get ``[head]``.
 Row ``i`` is the query (destination), column ``j`` the key (source).
 
-Conventions (METHODS Appendix A1-A4):
+Conventions (docs/methods.md Appendix A1-A4):
 
 - The primary score of each kind is the **restricted stripe mean**: the mean attention on
   the target key, over the query rows that have a target. A perfect head scores 1.
@@ -38,11 +38,11 @@ LABEL_RULES: tuple[tuple[str, str, float], ...] = (
     ("first_token", "first_token", 0.4),
 )
 """(label, score column, threshold), checked in order: the first score above its threshold
-names the head (METHODS §2.2-2.6 use 0.4, the ARENA detector threshold). Heads matching none
+names the head (docs/methods.md §2.2-2.6 use 0.4, the ARENA detector threshold). Heads matching none
 fall through to :data:`POSITIONAL_RULES`."""
 
 POSITIONAL_RULES: dict[str, float] = {"inv_positional": 0.9, "pos_frac": 0.5, "inv_content": 0.5}
-"""METHODS §2.10: ``positional`` if ``positional_inv > 0.9`` and ``positional_frac > 0.5``
+"""docs/methods.md §2.10: ``positional`` if ``positional_inv > 0.9`` and ``positional_frac > 0.5``
 (a head whose scores do not vary at all, e.g. an inert uniform head, counts as positional);
 ``content`` if ``positional_inv < 0.5``; otherwise ``mixed``."""
 
@@ -102,7 +102,7 @@ def _rows(start: int, stop: int, device: torch.device) -> torch.Tensor:
 
 
 def prev_token_score(patterns: torch.Tensor) -> torch.Tensor:
-    """Mean attention from each query ``i >= 1`` to key ``i - 1`` (METHODS §2.2)."""
+    """Mean attention from each query ``i >= 1`` to key ``i - 1`` (docs/methods.md §2.2)."""
     A, squeeze = _as5d(patterns)
     rows = _rows(1, A.shape[-1], A.device)
     return _finish(_stripe(A, rows, rows - 1), squeeze)
@@ -529,7 +529,7 @@ def positional_scores(model: torch.nn.Module, random_seqs: torch.Tensor,
 
 def induction_circuit(d_vocab: int, n_ctx: int, *, n_heads: int = 2, qk_scale: float = 20.0,
                       ov_scale: float = 20.0) -> torch.nn.Module:
-    """A hand-built 2-layer attention-only induction circuit (METHODS S2.3), no LayerNorm.
+    """A hand-built 2-layer attention-only induction circuit (docs/methods.md S2.3), no LayerNorm.
 
     The residual stream has three one-hot subspaces: current token ``E`` (``d_vocab``
     dims), position ``P`` (``n_ctx``) and copied previous token ``C`` (``d_vocab``). Head 0.0

@@ -1,4 +1,4 @@
-"""Neuron statistics and residual-stream norms (METHODS §12.1).
+"""Neuron statistics and residual-stream norms (docs/methods.md §12.1).
 
 Conventions:
 

@@ -1,9 +1,9 @@
-"""Norm-based attention (Kobayashi et al. 2020, 2021; METHODS §7.1-7.2).
+"""Norm-based attention (Kobayashi et al. 2020, 2021; docs/methods.md §7.1-7.2).
 
 Attention weights say how much a query looks at each key; norm-based attention also says
 how much that key *moves*: the output of head ``h`` at query ``i`` is
 ``sum_j alpha_ij f(x_j)`` with ``f(x_j) = (x_j W_V + b_V) W_O`` (value bias in, ``b_O`` out,
-METHODS A16), so ``||alpha_ij f(x_j)|| = alpha_ij ||f(x_j)||`` is the size of key ``j``'s
+docs/methods.md A16), so ``||alpha_ij f(x_j)|| = alpha_ij ||f(x_j)||`` is the size of key ``j``'s
 contribution. Frequent "resting" keys (BOS) often get large weights and small norms.
 
 Nothing here builds the ``[batch, query_pos, key_pos, d_model]`` tensor: per-head norms
@@ -113,7 +113,7 @@ def mixing_parts(cache, layer: int, level: str, *, model: torch.nn.Module
 
     For "Attn" the parts sum to ``attn_out - b_O`` (bias = ``b_O``); for "AttnRes" to
     ``resid_pre + attn_out - b_O``; for "AttnResLn" (frozen scale of the next LayerNorm,
-    METHODS §7.2 pre-LN adaptation) context + own + bias equal that LayerNorm's output,
+    docs/methods.md §7.2 pre-LN adaptation) context + own + bias equal that LayerNorm's output,
     with ``bias = g(b_O) + beta``. Without LayerNorm "AttnResLn" equals "AttnRes".
     """
     attn = model.blocks[layer].attn
@@ -190,7 +190,7 @@ def _ig_factor(z: torch.Tensor, act, ig: str, steps: int) -> torch.Tensor:
 
 def ff_decomposition(cache, layer: int, rows: slice, *, model: torch.nn.Module, ig: str = "closed",
                      steps: int = 50) -> dict[str, torch.Tensor]:
-    """Split one MLP's output among source tokens (Kobayashi et al. 2024; METHODS §7.3).
+    """Split one MLP's output among source tokens (Kobayashi et al. 2024; docs/methods.md §7.3).
 
     The MLP input of query ``i`` is decomposed by source ``j`` (``v^AttnRes_ij`` of §7.2, then
     ``ln2`` with its scale frozen); integrated gradients from a zero baseline split the

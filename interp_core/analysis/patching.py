@@ -1,4 +1,4 @@
-"""Activation patching, path patching and attribution patching (METHODS §5).
+"""Activation patching, path patching and attribution patching (docs/methods.md §5).
 
 Conventions:
 
@@ -70,7 +70,7 @@ def logit_diff(logits: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor, 
 
 @dataclasses.dataclass(frozen=True)
 class LogitDiffMetric:
-    """Normalised logit difference: 0 = corrupted run, 1 = clean run (METHODS §5.2)."""
+    """Normalised logit difference: 0 = corrupted run, 1 = clean run (docs/methods.md §5.2)."""
 
     answer: torch.Tensor
     """[batch] correct next token of each prompt."""
@@ -140,7 +140,7 @@ GRANULARITIES: dict[str, Granularity] = {
     "pattern_head_dest": Granularity("pattern", ("layer", "head", "pos"),
                                      "one head's attention row at one destination position"),
 }  # fmt: skip
-"""The sweeps of METHODS §5.3 by name (the store's array names use these keys)."""
+"""The sweeps of docs/methods.md §5.3 by name (the store's array names use these keys)."""
 
 
 def _hook(kind: str, layer: int) -> str:
@@ -366,7 +366,7 @@ def path_patch(
     freeze_mlps: bool = False,
     metric: Metric | None = None,
 ) -> float:
-    """Patch senders' new-run output only along the path into the receivers (METHODS §5.5).
+    """Patch senders' new-run output only along the path into the receivers (docs/methods.md §5.5).
 
     Args:
         model: The model.

@@ -7,6 +7,12 @@ Two paths compute the same function. With no hook on anything inside the attenti
 fused kernel (``scaled_dot_product_attention``) runs, which is what makes training fast;
 as soon as any inner hook point is observed (``run_with_cache``, patching) the explicit
 path runs so every intermediate (scores, pattern, z, per-head result) exists as a tensor.
+
+KV cache (generation, docs/methods.md §13): while ``attn.kv`` holds a ``LayerKV`` (the
+Transformer sets it for the length of one cached forward pass), the layer appends the new
+positions' keys and values to it and lets the new queries attend to every cached position
+as well; hooks on q/k/v see only the new positions, and a hook that edits k or v edits what
+is cached.
 """
 
 from __future__ import annotations
@@ -17,6 +23,30 @@ from torch.nn import functional as F
 
 from interp_core.config import ModelConfig
 from interp_core.hooks import HookPoint
+
+
+class LayerKV:
+    """Keys and values of every earlier position of one layer, [batch, pos, head, d_head]."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None  # [batch, pos, head, d_head]
+        self.v: torch.Tensor | None = None  # [batch, pos, head, d_head]
+
+    @property
+    def length(self) -> int:
+        """Positions cached so far."""
+        return 0 if self.k is None else self.k.shape[1]
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new positions' k, v [batch, new_pos, head, d_head]; return all positions'."""
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=1)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=1)
+        return self.k, self.v
+
+
+def _causal(n_query: int, n_key: int, device: torch.device) -> torch.Tensor:
+    """[query, key] True where a query may attend: the last ``n_query`` of ``n_key`` positions."""
+    return torch.ones(n_query, n_key, dtype=torch.bool, device=device).tril(n_key - n_query)
 
 
 class Attention(nn.Module):
@@ -48,6 +78,8 @@ class Attention(nn.Module):
             self.hook_q, self.hook_k, self.hook_v, self.hook_attn_scores,
             self.hook_pattern, self.hook_z, self.hook_result,
         )  # fmt: skip
+        self.kv: LayerKV | None = None
+        """The KV cache of the cached forward pass running now, else None (no caching)."""
 
     def _fused(self, x: torch.Tensor) -> torch.Tensor:
         B, T, d = x.shape
@@ -59,14 +91,19 @@ class Attention(nn.Module):
             (x @ W + b).view(B, T, 3, H, dh).permute(2, 0, 3, 1, 4)
         )  # [3, batch, head, pos, d_head]
         q, k, v = qkv[0], qkv[1], qkv[2]  # [batch, head, pos, d_head]
+        if self.kv is not None:
+            k, v = (t.transpose(1, 2) for t in self.kv.append(k.transpose(1, 2), v.transpose(1, 2)))
+        n_key = k.shape[2]
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
             # The fused kernel has no fast bf16 path on CPU (measured 1.6x slower than this).
-            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # [query, key]
+            causal = _causal(T, n_key, x.device)  # [query, key]
             scores = (q @ k.transpose(-1, -2)) / self.attn_scale  # [batch, head, query, key]
             scores = scores.masked_fill(~causal, float("-inf"))
             z = torch.softmax(scores, dim=-1) @ v  # [batch, head, pos, d_head]
-        else:
+        elif n_key == T:
             z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [batch, head, pos, d_head]
+        else:  # cached pass: queries are the last T of n_key positions
+            z = F.scaled_dot_product_attention(q, k, v, attn_mask=_causal(T, n_key, x.device))
         z = z.transpose(1, 2).reshape(B, T, H * dh)  # [batch, pos, head*d_head]
         return z @ self.W_O.reshape(H * dh, d) + self.b_O  # [batch, pos, d_model]
 
@@ -83,10 +120,12 @@ class Attention(nn.Module):
         v = self.hook_v(
             torch.einsum("bpd,hde->bphe", x, self.W_V) + self.b_V
         )  # [batch, pos, head, d_head]
+        if self.kv is not None:
+            k, v = self.kv.append(k, v)  # [batch, cached + new pos, head, d_head]
         scores = (
             torch.einsum("bqhe,bkhe->bhqk", q, k) / self.attn_scale
         )  # [batch, head, query_pos, key_pos]
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # [query_pos, key_pos]
+        causal = _causal(T, k.shape[1], x.device)  # [query_pos, key_pos]
         scores = self.hook_attn_scores(torch.where(causal, scores, self.IGNORE))
         pattern = self.hook_pattern(
             torch.softmax(scores, dim=-1)

@@ -19,6 +19,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from interp_core.config import ConfigError, ModelConfig
+from interp_core.jsonio import write_json_atomic
 from interp_core.models.transformer import Transformer
 
 CONFIG_FILE = "config.json"
@@ -56,8 +58,7 @@ def save_checkpoint(
     save_file(tensors, str(tmp))
     tmp.replace(directory / WEIGHTS_FILE)
     config = {"kind": TRANSFORMER} | model.cfg.to_dict() | (extra or {})
-    (directory / (CONFIG_FILE + ".tmp")).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    (directory / (CONFIG_FILE + ".tmp")).replace(directory / CONFIG_FILE)
+    write_json_atomic(directory / CONFIG_FILE, config, indent=2)
     return directory
 
 
@@ -137,6 +138,7 @@ def load_transformer(directory: str | Path, device: str | torch.device = "cpu") 
     weights = directory / WEIGHTS_FILE
     if not weights.exists():
         raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}")
+    _check_fits_in_memory(cfg, directory)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as err:
@@ -156,8 +158,71 @@ def load_transformer(directory: str | Path, device: str | torch.device = "cpu") 
                 f"{weights}: {key} has shape {tuple(tensor.shape)}, config implies "
                 f"{tuple(expected[key].shape)}"
             )
+    _check_finite(state, weights)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     return model.to(device).eval()
 
 
+def available_memory_bytes() -> int:
+    """Memory the process may still take: ``MemAvailable`` of /proc/meminfo, else all RAM."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_fits_in_memory(cfg: ModelConfig, directory: Path) -> None:
+    """Refuse a config whose float32 weights, held twice while loading (file + model), exceed
+    the available memory, before any tensor is allocated."""
+    need = 2 * 4 * cfg.estimated_n_params()
+    have = available_memory_bytes()
+    if need > have:
+        raise CheckpointError(
+            f"{directory / CONFIG_FILE} describes a model of ~{cfg.estimated_n_params():,} parameters "
+            f"that needs ~{need / 1e9:.1f} GB to load, but only {have / 1e9:.1f} GB is available; "
+            "check d_model, d_vocab, n_layers and d_mlp")
+
+
+def _check_finite(state: dict[str, torch.Tensor], weights: Path) -> None:
+    """NaN or infinite weights make every analysis meaningless: name the first such tensor."""
+    for key in sorted(state):
+        bad = ~torch.isfinite(state[key])
+        if bad.any():
+            raise CheckpointError(f"{weights}: tensor {key} has {int(bad.sum())} NaN or infinite "
+                                  "value(s); re-train or re-export the checkpoint")
+
+
 register_kind(TRANSFORMER, load_transformer)
+
+
+def _load_lora_adapter(directory: Path, device: str | torch.device) -> torch.nn.Module:
+    """Kind "lora-adapter": its base with the adapter merged in (interp_core.lora)."""
+    from interp_core.lora import load_merged  # noqa: PLC0415  (lora imports this module)
+
+    return load_merged(directory, device)
+
+
+register_kind("lora-adapter", _load_lora_adapter)
+
+
+def _load_xor(directory: Path, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The XOR MLP's loader (``interp_core.models.xor``), imported when first needed."""
+    from interp_core.models.xor import load_xor  # noqa: PLC0415
+
+    return load_xor(directory, device)
+
+
+register_kind("xor-mlp", _load_xor)
+
+
+def _load_sae(directory: Path, device: str | torch.device) -> torch.nn.Module:
+    """Kind "sae": a sparse autoencoder (interp_core.sae)."""
+    from interp_core.sae import load_sae  # noqa: PLC0415  (sae imports this module)
+
+    return load_sae(directory, device)
+
+
+register_kind("sae", _load_sae)

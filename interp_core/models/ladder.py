@@ -31,6 +31,9 @@ LADDER_ORDER = ("xor-mlp", "bigram-0l", "attn-only-1l", "attn-only-2l", "gpt-4l"
 """Every rung of the ladder, simplest first, including those trained or imported another way
 (the XOR MLP, imported GPT-2). A run records its rung's position as ``ladder_rank``."""
 
+XOR_RUNG = "xor-mlp"
+"""The 2-2-1 XOR MLP (interp_core.models.xor): ``jobs train`` trains it, not from a ModelConfig."""
+
 PRESETS = ("tiny", "cpu", "gpu")
 """Preset names, smallest first."""
 

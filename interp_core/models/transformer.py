@@ -9,9 +9,15 @@ Examples:
     >>> model = Transformer(ModelConfig(n_layers=1, d_model=32, n_heads=2, d_head=16, d_vocab=100))
     >>> logits = model(tokens)                       # [batch, pos, d_vocab]
     >>> loss = model(tokens, return_type="loss")     # mean next-token cross-entropy
+    >>> cache = KVCache(model.cfg.n_layers)          # generation (docs/methods.md §13):
+    >>> logits = model(prompt, cache=cache)          # caches the prompt's keys and values,
+    >>> logits = model(next_token, cache=cache)      # then runs only the new position
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -19,14 +25,28 @@ from torch.nn import functional as F
 
 from interp_core.config import ModelConfig
 from interp_core.hooks import HookedModule, HookPoint
+from interp_core.models.attention import LayerKV
 from interp_core.models.block import Block
 from interp_core.models.embed import Embed, PosEmbed, Unembed
 from interp_core.models.layer_norm import LayerNorm
 from interp_core.models.loss import linear_cross_entropy
 
 
+class KVCache:
+    """Keys and values of every position run so far, one ``LayerKV`` per layer (§13)."""
+
+    def __init__(self, n_layers: int) -> None:
+        self.layers = [LayerKV() for _ in range(n_layers)]
+        self.length = 0
+        """Positions cached so far: the absolute position of the next token."""
+
+
 class Transformer(HookedModule):
     """Decoder-only transformer with TransformerLens names, weights and hooks."""
+
+    position_offset: int = 0
+    """Absolute position of the first token of the forward pass running now (0 unless a KV
+    cache holds earlier positions); hooks that act on absolute positions (steering) read it."""
 
     def __init__(self, cfg: ModelConfig, *, seed: int | None = None) -> None:
         super().__init__()
@@ -62,29 +82,44 @@ class Transformer(HookedModule):
             else:
                 param.zero_()
 
+    @contextlib.contextmanager
+    def _cached(self, cache: KVCache | None, n_new: int) -> Iterator[int]:
+        """Attach ``cache`` to the attention layers for one pass; yields the position offset."""
+        offset = 0 if cache is None else cache.length
+        if offset + n_new > self.cfg.n_ctx:
+            raise ValueError(
+                f"sequence of {offset + n_new} tokens is longer than the model's context "
+                f"(n_ctx={self.cfg.n_ctx}); shorten the prompt"
+            )
+        if cache is not None and len(cache.layers) != len(self.blocks):
+            raise ValueError(f"KV cache has {len(cache.layers)} layers, the model {len(self.blocks)}")
+        self.position_offset = offset
+        for block, layer_kv in zip(self.blocks, cache.layers if cache is not None else []):
+            block.attn.kv = layer_kv
+        try:
+            yield offset
+            if cache is not None:
+                cache.length += n_new
+        finally:
+            self.position_offset = 0
+            for block in self.blocks:
+                block.attn.kv = None
+
     def forward(
-        self, tokens: torch.Tensor, *, return_type: str = "logits"
+        self, tokens: torch.Tensor, *, return_type: str = "logits", cache: KVCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Run the model on token ids [batch, pos].
 
         Args:
-            tokens: int64 ids, BOS first by convention; pos <= n_ctx.
+            tokens: int64 ids, BOS first by convention; cached + new pos <= n_ctx.
             return_type: "logits", "loss" (mean next-token cross-entropy) or "both".
+            cache: a KV cache holding the earlier positions; ``tokens`` are the positions
+                after them, and their keys and values are appended to it.
         """
         if tokens.ndim == 1:
             tokens = tokens.unsqueeze(0)  # [batch=1, pos]
-        if tokens.shape[1] > self.cfg.n_ctx:
-            raise ValueError(
-                f"sequence of {tokens.shape[1]} tokens is longer than the model's context "
-                f"(n_ctx={self.cfg.n_ctx}); shorten the prompt"
-            )
-        resid = self.hook_embed(self.embed(tokens))  # [batch, pos, d_model]
-        if hasattr(self, "pos_embed"):
-            resid = resid + self.hook_pos_embed(self.pos_embed(tokens))  # [batch, pos, d_model]
-        for block in self.blocks:
-            resid = block(resid)  # [batch, pos, d_model]
-        if hasattr(self, "ln_final"):
-            resid = self.ln_final(resid)  # [batch, pos, d_model]
+        with self._cached(cache, tokens.shape[1]) as offset:
+            resid = self._resid_final(tokens, offset)  # [batch, pos, d_model]
         if return_type == "loss":  # fused unembed + loss: never holds [batch, pos, d_vocab]
             inputs = resid[:, :-1].reshape(-1, resid.shape[-1])  # [batch * (pos - 1), d_model]
             targets = tokens[:, 1:].reshape(-1)  # [batch * (pos - 1)]
@@ -96,6 +131,23 @@ class Transformer(HookedModule):
             logits[:, :-1].reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1)
         )
         return loss if return_type == "loss" else (logits, loss)
+
+    def _resid_final(self, tokens: torch.Tensor, offset: int) -> torch.Tensor:
+        """Embed tokens at absolute positions offset.., run the blocks and ln_final."""
+        resid = self.hook_embed(self.embed(tokens))  # [batch, pos, d_model]
+        if hasattr(self, "pos_embed"):
+            batch, pos = tokens.shape
+            pos_embed = (
+                self.pos_embed(tokens)
+                if offset == 0
+                else self.pos_embed.W_pos[offset : offset + pos].unsqueeze(0).expand(batch, pos, -1)
+            )  # [batch, pos, d_model]
+            resid = resid + self.hook_pos_embed(pos_embed)
+        for block in self.blocks:
+            resid = block(resid)  # [batch, pos, d_model]
+        if hasattr(self, "ln_final"):
+            resid = self.ln_final(resid)  # [batch, pos, d_model]
+        return resid
 
     @property
     def n_params(self) -> int:

@@ -35,6 +35,13 @@ from types import ModuleType
 STEP_NAMES: tuple[str, ...] = (
     "tokens", "prompts", "vocab", "weights", "activations", "patterns", "training",
     "heads", "dynamics", "attribution", "neurons", "patching", "bigrams", "embeddings", "circuits",
+    "ioi",
+    "sae",
+    "steering",
+    "probes",
+    "finetune",
+    "xor",
+    "glassbox",
 )  # fmt: skip
 """Every analysis step, in the order a full analysis runs them."""
 

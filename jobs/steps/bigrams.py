@@ -1,4 +1,4 @@
-"""Analysis step: the bigram table / direct path next to the true corpus bigrams (METHODS §1).
+"""Analysis step: the bigram table / direct path next to the true corpus bigrams (docs/methods.md §1).
 
 For the N most frequent tokens (N = setting ``n_tokens``, default 2000; frequency in the
 training stream, else in the evaluation prompts; BOS and unknown left out) it writes,

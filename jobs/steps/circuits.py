@@ -1,4 +1,4 @@
-"""Analysis step: QK/OV circuits, copying and composition scores, skip-trigrams (METHODS §3).
+"""Analysis step: QK/OV circuits, copying and composition scores, skip-trigrams (docs/methods.md §3).
 
 The model is folded once (LN gains into the reading weights, writing weights and W_U
 centred, value biases into b_O; ``interp_core.analysis.fold_model``) and every circuit uses

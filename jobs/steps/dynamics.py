@@ -1,4 +1,4 @@
-"""Analysis step: training dynamics over the log-spaced checkpoints (METHODS §6.4).
+"""Analysis step: training dynamics over the log-spaced checkpoints (docs/methods.md §6.4).
 
 For every checkpoint the training job kept (``ctx.step_checkpoints``): head scores
 (``DYNAMICS_SCORES``: previous-token, induction, duplicate, prefix matching, first token),
@@ -182,7 +182,7 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | list[
         "phase_change": None if window is None else {
             "start_step": window[0], "end_step": window[1],
             "start_tokens": tokens_at[window[0]], "end_tokens": tokens_at[window[1]]},
-        "phase_rule": "max induction score rises from < 0.1 to > 0.5 (METHODS §6.4)",
+        "phase_rule": "max induction score rises from < 0.1 to > 0.5 (docs/methods.md §6.4)",
         "phase_rule_spec": dict(PHASE_RULE),
         "icl_peak_step": peak,
         "max_induction_final": float(max_ind[-1]),

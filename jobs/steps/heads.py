@@ -1,4 +1,4 @@
-"""Analysis step: head scores and labels (``heads/*``), METHODS §2 and §4.
+"""Analysis step: head scores and labels (``heads/*``), docs/methods.md §2 and §4.
 
 Writes (all declared in ``store/schema.py``):
 
@@ -44,7 +44,7 @@ NEEDS = ("tokens",)
 
 FIRST_COLUMNS = ("prev_token", "current_token", "first_token", "duplicate_token", "induction",
                  "prefix_matching", "entropy", "mean_distance")
-"""Columns in DESIGN.md order; the rest follow in SCORE_DOCS order."""
+"""Columns in docs/design.md order; the rest follow in SCORE_DOCS order."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ Writes (all declared in ``store/schema.py``):
   ``logit_top_ids`` / ``logit_top_values`` [layer, d_mlp, logit_k] (direct-path logit effect,
   approximate: ignores the final LayerNorm's scale).
 
-Definitions (METHODS §12.1): firing is ``pre > 0``; dead is never firing on the sample;
+Definitions (docs/methods.md §12.1): firing is ``pre > 0``; dead is never firing on the sample;
 saturated is ``pre < -3`` on more than 99% of tokens. Sample: every evaluation prompt.
 Attention-only models get only the residual norms.
 
@@ -43,7 +43,7 @@ class Config:
     """How many max-activating contexts and logit-effect tokens are kept per neuron."""
 
     top_k: int = 20
-    """Max-activating prompts kept per neuron (METHODS §12.1)."""
+    """Max-activating prompts kept per neuron (docs/methods.md §12.1)."""
     logit_k: int = 10
     """Top logit-effect tokens kept per neuron."""
 

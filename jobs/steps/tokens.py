@@ -2,7 +2,7 @@
 
 The prompts themselves are drawn when the analysis context is built (every step computes on
 them): natural text from the corpus's validation split, BOS first, or random tokens for a
-checkpoint without a tokenizer; and the repeated-random-token set of METHODS §0.4 (a BOS,
+checkpoint without a tokenizer; and the repeated-random-token set of docs/methods.md §0.4 (a BOS,
 then ``rrt_n`` tokens drawn from the frequent-token pool, repeated once). This step stores
 them, so every array indexed by ``prompt`` or ``rrt_prompt`` can be read next to its text.
 

@@ -10,8 +10,9 @@ import pytest
 from dashboard.pages_registry import PAGES
 from tests.dashboard.app_helpers import APP, app, visit
 
-DESIGN_ORDER = ["overview", "bigrams", "embeddings", "attention", "heads", "circuits",
-                "attribution", "patching", "training_dynamics", "neurons", "notebook"]
+DESIGN_ORDER = ["overview", "xor", "bigrams", "embeddings", "attention", "heads", "circuits",
+                "attribution", "patching", "training_dynamics", "neurons", "probes", "features",
+                "steering", "finetune", "glassbox", "ioi", "notebook"]
 
 
 def test_pages_are_registered_in_design_order():

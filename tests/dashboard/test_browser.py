@@ -37,9 +37,10 @@ WIDTHS = (1280, 1920)
 """Window widths every page must fit: a laptop and a desktop screen."""
 DEFAULT_RUN = "attn-only-2l"
 """The run the picker starts on (the deepest): every page has data."""
-NO_MAIN_CHART = {"notebook"}
+NO_MAIN_CHART = {"notebook", "features"}
 """Pages that draw no chart for the fixture's default run (the Notebook draws one only after
-a prediction is committed)."""
+a prediction is committed; the default run has no SAE, so Features says so: its card is
+checked on gpt-1l in VIEWS)."""
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} missing: apt-get install chromium")
@@ -191,6 +192,7 @@ def test_every_page_in_browser(server, page, tmp_path, entry):
 
 
 VIEWS = [("neurons", "run=gpt-1l", True),
+         ("features", "run=gpt-1l&latent=2", True),
          ("patching", "run=gpt-1l", False),  # nothing to explain: the maps stay collapsed
          ("attention", "run=attn-only-2l&set=Your+prompts&prompt=1", True),
          ("patching", "run=attn-only-2l&gran=z_head_pos&layer=1", True),

@@ -59,3 +59,19 @@ def test_overview_shows_the_ladder_and_the_repeat_notice(dashboard_store):
     assert "attn-only-1l" in notices and "repeated sequences" in notices
     assert "attn-only-2l" not in notices
     assert n_charts(at) == 1
+
+
+def test_data_mix_text_says_which_part_is_synthetic():
+    random = overview_data.data_mix_text(0.75, "random", "stdlib")
+    assert random == ("75% of training sequences repeat a span of random frequent tokens "
+                      "(synthetic); the rest of the tokens is stdlib text.")
+    assert "own text" in overview_data.data_mix_text(0.5, "", "stdlib")
+    assert overview_data.data_mix_text(0.0, "", "") == (
+        "All training sequences are natural text (no synthetic repeats).")
+
+
+def test_overview_notice_names_the_synthetic_share_and_the_corpus(dashboard_store):
+    at = app(dashboard_store).run()
+    notices = " ".join(i.value for i in at.info)
+    assert "50% of training sequences repeat an earlier span of their own text" in notices
+    assert "the rest of the tokens is fixture text" in notices

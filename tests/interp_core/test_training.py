@@ -224,3 +224,27 @@ def test_fit_takes_any_optimizer_and_drives_its_learning_rate():
     assert sgd.param_groups[0]["lr"] == pytest.approx(lr_at(4, 5, 0.01, 0.0))
     assert state.curve["lr"][-1] == pytest.approx(lr_at(4, 5, 0.01, 0.0))
     assert all(math.isfinite(v) for v in state.curve["loss"])
+
+
+def test_step_hooks_see_gradients_before_and_weights_after_the_update():
+    """before_step can edit the gradient the optimizer uses; after_step the weights it left."""
+    model = nn.Linear(4, 3, bias=False)
+    seen: dict[str, torch.Tensor] = {}
+
+    def zero_row_grad(m: nn.Module) -> None:
+        seen["grad"] = m.weight.grad.clone()
+        m.weight.grad[0] = 0.0
+
+    def unit_rows(m: nn.Module) -> None:
+        m.weight /= m.weight.norm(dim=1, keepdim=True)
+
+    before = model.weight.detach().clone()
+    cfg = OptimConfig(steps=3, lr=0.1, weight_decay=0.0, warmup_frac=0.0, grad_clip=None)
+    fit(model, cfg, batch_fn=lambda s: (torch.randn(8, 4), torch.randn(8, 3)),
+        loss_fn=lambda m, b: ((m(b[0]) - b[1]) ** 2).mean(), progress=False,
+        before_step=zero_row_grad, after_step=unit_rows)  # fmt: skip
+    assert seen["grad"].abs().sum() > 0
+    after = model.weight.detach()
+    torch.testing.assert_close(after.norm(dim=1), torch.ones(3))
+    torch.testing.assert_close(after[0], before[0] / before[0].norm())  # never updated
+    assert not torch.allclose(after[1], before[1] / before[1].norm())

@@ -1,4 +1,4 @@
-"""DLA and logit lens (METHODS §4): exact sum identities and TransformerLens agreement."""
+"""DLA and logit lens (docs/methods.md §4): exact sum identities and TransformerLens agreement."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bigram table and corpus bigrams (METHODS §1: S1.1, S1.2, S1.3)."""
+"""Bigram table and corpus bigrams (docs/methods.md §1: S1.1, S1.2, S1.3)."""
 
 from __future__ import annotations
 

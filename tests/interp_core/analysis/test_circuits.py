@@ -1,4 +1,4 @@
-"""QK/OV circuits, copying and composition scores (METHODS §3: S3.3, S3.5, S3.6, S3.7)."""
+"""QK/OV circuits, copying and composition scores (docs/methods.md §3: S3.3, S3.5, S3.6, S3.7)."""
 
 from __future__ import annotations
 

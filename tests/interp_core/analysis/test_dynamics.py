@@ -1,4 +1,4 @@
-"""ICL score, per-token loss indexing and phase-change detection (METHODS §6, S6.1-S6.4)."""
+"""ICL score, per-token loss indexing and phase-change detection (docs/methods.md §6, S6.1-S6.4)."""
 
 from __future__ import annotations
 

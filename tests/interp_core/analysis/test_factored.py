@@ -1,4 +1,4 @@
-"""FactoredMatrix (METHODS §3.1, S3.1, S1.3): factored operations equal the dense ones and TL's."""
+"""FactoredMatrix (docs/methods.md §3.1, S3.1, S1.3): factored operations equal the dense ones and TL's."""
 
 from __future__ import annotations
 

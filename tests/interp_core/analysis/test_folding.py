@@ -1,4 +1,4 @@
-"""Weight folding (METHODS §0.3, S0.3): each transform leaves log-probs unchanged."""
+"""Weight folding (docs/methods.md §0.3, S0.3): each transform leaves log-probs unchanged."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Head scores (METHODS §2): hand-made patterns, the hand-built induction circuit, TL parity."""
+"""Head scores (docs/methods.md §2): hand-made patterns, the hand-built induction circuit, TL parity."""
 
 from __future__ import annotations
 

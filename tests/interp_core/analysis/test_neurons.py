@@ -1,4 +1,4 @@
-"""Neuron statistics (METHODS §12.1): dead and planted neurons, residual norms, shapes."""
+"""Neuron statistics (docs/methods.md §12.1): dead and planted neurons, residual norms, shapes."""
 
 from __future__ import annotations
 

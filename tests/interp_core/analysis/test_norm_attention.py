@@ -1,4 +1,4 @@
-"""Norm-based attention (METHODS §7.1-7.2): identities against brute force and the model."""
+"""Norm-based attention (docs/methods.md §7.1-7.2): identities against brute force and the model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Activation, attribution and path patching (METHODS §5): limits, TransformerLens, induction."""
+"""Activation, attribution and path patching (docs/methods.md §5): limits, TransformerLens, induction."""
 
 from __future__ import annotations
 
