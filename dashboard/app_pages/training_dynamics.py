@@ -43,7 +43,11 @@ log_x = st.toggle("Log x axis", key="dynamics_log_x",
                   help="Decade ticks; checkpoints at 0 tokens are left out on a log axis.")
 
 st.subheader("Loss")
-st.caption("Blue: training loss as logged. Orange: evaluation loss at each kept checkpoint.")
+st.caption("Blue: training loss as logged. Orange: evaluation loss at each kept checkpoint."
+           + (" Training batches hold the synthetic spans, whose random tokens cannot be "
+              "predicted until they repeat, so training loss sits above the evaluation loss "
+              "on natural text; its drop at the phase change is the induction head learning "
+              "to predict the repeats." if training.get("repeat_fraction") else ""))
 st.altair_chart(charts.loss_with_phase(tdd.training_loss(root, run_id), dyn.checkpoints, phase,
                                        log_x=log_x), width="stretch")
 

@@ -24,6 +24,17 @@ def test_the_phase_rule_is_worded_from_its_spec(dashboard_store):
             in at.success[0].value)
 
 
+def test_the_loss_caption_explains_the_gap_only_for_synthetic_training(dashboard_store,
+                                                                        dashboard_runs):
+    for run_id, info in dashboard_runs.items():
+        if run_id not in ("attn-only-2l", "circuit") or info.n_layers < 1:
+            continue
+        at = visit(dashboard_store, run_id, PAGE)
+        text = " ".join(c.value for c in at.caption)
+        assert ("training loss sits above the evaluation loss" in text) == bool(
+            info.repeat_fraction), run_id
+
+
 def test_pages_say_what_is_missing_for_a_run_without_dynamics(dashboard_store):
     at = visit(dashboard_store, "attn-only-1l", PAGE)
     assert "no training dynamics" in at.info[0].value
