@@ -38,8 +38,9 @@ import dataclasses
 import numpy as np
 import torch
 
-from interp_core.sae import (SAE, ActivationBuffer, SAEConfig, export_saelens, feature_data,
+from interp_core.sae import (SAE, ActivationBuffer, SAEConfig, export_saelens,
                              resid_activations, sae_metrics, save_sae, train_sae)
+from interp_core.sae_features import feature_data
 from interp_core.training import OptimConfig
 from jobs.analysis_context import AnalysisContext
 from jobs.findings import Finding, fmt_num, fmt_pct, fmt_tokens

@@ -13,9 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 from interp_core import ModelConfig, load_checkpoint
-from interp_core.sae import (SAE, ActivationBuffer, SAEConfig, export_saelens, feature_data,
+from interp_core.sae import (SAE, ActivationBuffer, SAEConfig, export_saelens,
                              geometric_median, load_saelens, resid_activations, sae_metrics,
                              save_sae, train_sae)
+from interp_core.sae_features import feature_data
 from interp_core.training import OptimConfig
 from tests.reference import random_model, transformer_lens_model
 
