@@ -187,3 +187,48 @@ def token_bars(table: pd.DataFrame, title: str, value: str) -> alt.Chart:
         x=alt.X(f"{value}:Q", title=value),
         tooltip=["id:Q", "token:N", alt.Tooltip(f"{value}:Q", format=".4f")],
     ).properties(height=alt.Step(20))
+
+
+def logit_bars(table: pd.DataFrame, *, up: Sequence[bool], x_title: str) -> alt.Chart:
+    """Logit effects as bars, one labelled bar per token (table: id, token, effect);
+    colour says whether the row pushes its token up or down (``up``), with a legend."""
+    frame = table.assign(label=[f"{token_label(t, 16)} #{i}" for t, i in
+                                zip(table["token"], table["id"])],
+                         direction=np.where(np.asarray(up), "pushes up", "pushes down"))
+    return alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False,
+                                                               labelLimit=160)),
+        x=alt.X("effect:Q", title=x_title),
+        color=alt.Color("direction:N", title=None,
+                        scale=alt.Scale(domain=["pushes up", "pushes down"],
+                                        range=["#2166ac", "#b2182b"]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=["token:N", "id:Q", alt.Tooltip("effect:Q", format=".3f")],
+    ).properties(height=alt.Step(16))
+
+
+def _shade(value: float, vmax: float) -> str:
+    """Orange background whose strength is value / vmax (0 and below: none)."""
+    frac = 0.0 if vmax <= 0 else float(np.clip(value / vmax, 0, 1))
+    return f"rgba(253,141,60,{0.08 + 0.82 * frac:.2f})" if frac > 0 else "transparent"
+
+
+def activation_context_html(tokens: Sequence[str], highlight: int, activation: float,
+                 values: Sequence[float] | None = None, vmax: float | None = None) -> str:
+    """One context as escaped HTML: every token coloured by a unit's activation on it
+    (``values``, scaled by ``vmax``; hover a token for its value), the max token in bold.
+    Without ``values`` only the activating token is highlighted."""
+    vmax = float(vmax if vmax is not None else max([activation, *(values or [])], default=1))
+    parts = []
+    for i, tok in enumerate(tokens):
+        text = escape_token(tok)
+        if values is not None and i < len(values):
+            v = float(values[i])
+            style = f"background:{_shade(v, vmax)};border-radius:3px;padding:0 1px"
+            weight = ";font-weight:700;outline:1px solid #e6550d" if i == highlight else ""
+            text = f'<span style="{style}{weight}" title="{v:.3f}">{text}</span>'
+        elif i == highlight:
+            text = (f'<b style="background:#fdae61;border-radius:3px;padding:0 2px" '
+                    f'title="{activation:.3f}">{text}</b>')  # fmt: skip
+        parts.append(text)
+    return f'<div style="font-family:monospace;white-space:pre-wrap">{"".join(parts)}</div>'

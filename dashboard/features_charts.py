@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import escape_token, token_label
+from dashboard import charts
 
 __all__ = ["density_chart", "activation_histogram", "logit_bars", "context_html"]
 
@@ -49,34 +49,13 @@ def activation_histogram(counts: np.ndarray, edges: np.ndarray) -> alt.Chart:
 def logit_bars(table: pd.DataFrame) -> alt.Chart:
     """The tokens a latent's decoder direction pushes up and down (table: id, token, effect,
     side), one labelled bar each."""
-    frame = table.assign(label=[f"{token_label(t, 16)} #{i}" for t, i in
-                                zip(table["token"], table["id"])],
-                         direction=np.where(table["side"] == "up", "pushes up", "pushes down"))
-    return alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False,
-                                                               labelLimit=160)),
-        x=alt.X("effect:Q", title="logit effect (W_dec · W_U, centred)"),
-        color=alt.Color("direction:N", title=None,
-                        scale=alt.Scale(domain=["pushes up", "pushes down"],
-                                        range=["#2166ac", "#b2182b"]),
-                        legend=alt.Legend(orient="bottom")),
-        tooltip=["token:N", "id:Q", alt.Tooltip("effect:Q", format=".3f")],
-    ).properties(height=alt.Step(16))
-
-
-def _shade(value: float, vmax: float) -> str:
-    frac = 0.0 if vmax <= 0 else float(np.clip(value / vmax, 0, 1))
-    return f"rgba(253,141,60,{0.08 + 0.82 * frac:.2f})" if frac > 0 else "transparent"
+    return charts.logit_bars(table, up=table["side"] == "up",
+                             x_title="logit effect (W_dec · W_U, centred)")
 
 
 def context_html(tokens: Sequence[str], values: Sequence[float], highlight: int,
                  vmax: float) -> str:  # fmt: skip
     """One context as escaped HTML: every token shaded by the latent's activation on it
     (hover for the value), the example's token outlined."""
-    parts = []
-    for i, (tok, v) in enumerate(zip(tokens, values)):
-        style = f"background:{_shade(float(v), vmax)};border-radius:3px;padding:0 1px"
-        if i == highlight:
-            style += ";font-weight:700;outline:1px solid #e6550d"
-        parts.append(f'<span style="{style}" title="{float(v):.3f}">{escape_token(tok)}</span>')
-    return f'<div style="font-family:monospace;white-space:pre-wrap">{"".join(parts)}</div>'
+    return charts.activation_context_html(tokens, highlight, float(values[highlight]),
+                                          values, vmax)

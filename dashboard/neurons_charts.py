@@ -13,7 +13,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import escape_token, token_label
+from dashboard.charts import activation_context_html as context_html
+from dashboard.charts import logit_bars
 
 __all__ = ["resid_norm_chart", "histogram_chart", "values_histogram", "logit_effect_bars",
            "context_html"]
@@ -59,43 +60,6 @@ def values_histogram(values: np.ndarray, *, x_title: str, bins: int = 40) -> alt
 def logit_effect_bars(table: pd.DataFrame) -> alt.Chart:
     """Top and bottom direct-path logit effects of a neuron as bars, one per token, each
     labelled (table: id, token, effect, side); colour = pushes up / down (legend)."""
-    frame = table.assign(label=[f"{token_label(t, 16)} #{i}" for t, i in
-                                zip(table["token"], table["id"])],
-                         direction=np.where(table["effect"] >= 0, "pushes up", "pushes down"))
-    return alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False,
-                                                               labelLimit=160)),
-        x=alt.X("effect:Q", title="direct-path logit effect"),
-        color=alt.Color("direction:N", title=None,
-                        scale=alt.Scale(domain=["pushes up", "pushes down"],
-                                        range=["#2166ac", "#b2182b"]),
-                        legend=alt.Legend(orient="bottom")),
-        tooltip=["token:N", "id:Q", alt.Tooltip("effect:Q", format=".3f")],
-    ).properties(height=alt.Step(16))
+    return logit_bars(table, up=table["effect"] >= 0, x_title="direct-path logit effect")
 
 
-def _shade(value: float, vmax: float) -> str:
-    """Orange background whose strength is value / vmax (0 and below: none)."""
-    frac = 0.0 if vmax <= 0 else float(np.clip(value / vmax, 0, 1))
-    return f"rgba(253,141,60,{0.08 + 0.82 * frac:.2f})" if frac > 0 else "transparent"
-
-
-def context_html(tokens: Sequence[str], highlight: int, activation: float,
-                 values: Sequence[float] | None = None, vmax: float | None = None) -> str:
-    """One context as escaped HTML: every token coloured by the neuron's activation on it
-    (``values``, scaled by ``vmax``; hover a token for its value), the max token in bold.
-    Without ``values`` only the activating token is highlighted."""
-    vmax = float(vmax if vmax is not None else max([activation, *(values or [])], default=1))
-    parts = []
-    for i, tok in enumerate(tokens):
-        text = escape_token(tok)
-        if values is not None and i < len(values):
-            v = float(values[i])
-            style = f"background:{_shade(v, vmax)};border-radius:3px;padding:0 1px"
-            weight = ";font-weight:700;outline:1px solid #e6550d" if i == highlight else ""
-            text = f'<span style="{style}{weight}" title="{v:.3f}">{text}</span>'
-        elif i == highlight:
-            text = (f'<b style="background:#fdae61;border-radius:3px;padding:0 2px" '
-                    f'title="{activation:.3f}">{text}</b>')  # fmt: skip
-        parts.append(text)
-    return f'<div style="font-family:monospace;white-space:pre-wrap">{"".join(parts)}</div>'
