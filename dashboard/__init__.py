@@ -9,7 +9,9 @@ Run it from the repository root with ``streamlit run dashboard`` (entry point
   builders (no ``st.*``);
 - ``data.py``: store access every page shares (cached handles, labelled reads, run
   listing, the run's analysis-step record); ``charts.py``: shared chart helpers (token
-  display, escaping, colour scales, findings as escaped HTML); ``widgets.py``: the sidebar,
+  display, colour scales, findings as escaped HTML); ``text.py``: the one way a page shows
+  a string it did not write (tokens, prompts, run ids, paths) in markdown or HTML, as
+  typed; ``widgets.py``: the sidebar,
   the page opening (with the run's stored findings) and the "this run lacks X" message, and
   the URL links (``widgets.link``: run, layer, head, prompt, ... in ``st.query_params``);
 - ``app_pages/notebook.py``: the user's notes and predictions per run, kept as files in

@@ -20,7 +20,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import axis_labels, escape_token
+from dashboard.charts import axis_labels
+from dashboard.text import escape_token
 
 __all__ = ["ATTENTION_COLORS", "attention_heatmap", "all_heads_grid", "attention_text_html"]
 

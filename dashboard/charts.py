@@ -4,14 +4,15 @@ Pure functions: no ``st.*`` calls and no store access. Each page's own builders 
 ``dashboard/<page>_charts.py`` and use these conventions:
 
 - Token strings are shown with :func:`token_label` (visible whitespace, truncated) on
-  axes and :func:`escape_token` in HTML; never put a raw token string into HTML.
+  axes and ``dashboard.text.escape_token`` in HTML; never put a raw token string into HTML.
 - Signed quantities (logit contributions, patching metrics, composition) use
   :func:`diverging_scale`, red-white-blue centred on 0.
 - Scores that are fractions use :func:`fraction_scale` (fixed [0, 1], so runs compare);
   other values are coloured over their own range.
 - One colour per run comes from :data:`RUN_PALETTE`.
 - Stored strings (findings, notes of a step, token strings) put into markdown go through
-  :func:`escape_markdown`; findings are drawn by :func:`findings_html` (escaped HTML).
+  ``dashboard.text`` (the rule for every page); findings are drawn by :func:`findings_html`
+  (escaped HTML).
 - Log axes get decade ticks from :func:`log_ticks`.
 
 Example:
@@ -23,16 +24,16 @@ Example:
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-__all__ = ["RUN_PALETTE", "FINDING_KINDS", "token_label", "axis_labels", "escape_token",
-           "escape_markdown", "findings_html", "log_ticks", "diverging_scale", "fraction_scale",
-           "token_bars"]
+from dashboard.text import escape_html, escape_token, visible
+
+__all__ = ["RUN_PALETTE", "FINDING_KINDS", "token_label", "axis_labels", "findings_html",
+           "log_ticks", "diverging_scale", "fraction_scale", "token_bars"]
 
 RUN_PALETTE = "tableau10"
 """Categorical scheme for one colour per run."""
@@ -44,10 +45,6 @@ FINDING_KINDS = {
 }
 """Kind of a stored finding -> (badge text, accent colour, background)."""
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>$~&=:\"'")
-_WHITESPACE = str.maketrans({" ": "·", "\n": "↵", "\t": "⇥", "\r": "␍"})
-
-
 def token_label(token: str, max_len: int = 12) -> str:
     """A token as plain display text: visible whitespace, truncated to ``max_len`` chars.
 
@@ -55,38 +52,13 @@ def token_label(token: str, max_len: int = 12) -> str:
         >>> token_label(" the")
         '·the'
     """
-    text = token.translate(_WHITESPACE) if token else "∅"
+    text = visible(token)
     return text if len(text) <= max_len else text[: max_len - 1] + "…"
 
 
 def axis_labels(tokens: Sequence[str], start: int = 0) -> list[str]:
     """Unique axis labels ``"pos:token"`` for consecutive positions from ``start``."""
     return [f"{start + i}:{token_label(t)}" for i, t in enumerate(tokens)]
-
-
-def escape_token(token: str) -> str:
-    """A token as safe HTML text: escaped (``<``, ``>``, ``&``, quotes), visible whitespace.
-
-    Examples:
-        >>> escape_token("<script>&")
-        '&lt;script&gt;&amp;'
-    """
-    return html.escape(token.translate(_WHITESPACE) if token else "∅", quote=True)
-
-
-def escape_markdown(text: str) -> str:
-    """Stored text made safe to embed in Streamlit markdown: shown literally, never parsed.
-
-    Every ASCII punctuation character is backslash-escaped (CommonMark allows that for all
-    of them), so backticks, ``*``, ``$`` (LaTeX) and ``<b>`` (HTML) read as typed;
-    newlines become spaces.
-
-    Examples:
-        >>> escape_markdown("**x** `y` <b>")
-        '\\*\\*x\\*\\* \\`y\\` \\<b\\>'
-    """
-    text = str(text).replace("\r", " ").replace("\n", " ")
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
 
 
 def _refs_text(refs: object) -> str:
@@ -130,16 +102,16 @@ def findings_html(findings: Sequence[dict], *, title: str | None = None) -> str:
         badge, accent, background = FINDING_KINDS[kind]
         refs = _refs_text(item.get("refs"))
         refs_html = (f'<span style="color:#6b6f7b;font-size:0.85em;margin-left:8px">'
-                     f"{html.escape(refs)}</span>" if refs else "")
+                     f"{escape_html(refs)}</span>" if refs else "")
         rows.append(
             f'<div class="finding finding-{kind}" style="border-left:4px solid {accent};'
             f"background:{background};padding:6px 10px;margin:4px 0;border-radius:4px;"
             f'white-space:pre-wrap;overflow-wrap:anywhere">'
             f'<span style="color:{accent};font-weight:600;font-size:0.8em;'
             f'text-transform:uppercase;margin-right:8px">{badge}</span>'
-            f'<span class="finding-text">{html.escape(str(item.get("text", "")))}</span>'
+            f'<span class="finding-text">{escape_html(item.get("text", ""))}</span>'
             f"{refs_html}</div>")
-    head = (f'<div style="font-weight:600;margin-top:4px">{html.escape(title)}</div>'
+    head = (f'<div style="font-weight:600;margin-top:4px">{escape_html(title)}</div>'
             if title else "")
     return f'<div class="findings">{head}{"".join(rows)}</div>'
 

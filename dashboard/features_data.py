@@ -2,9 +2,9 @@
 
 Follows ``dashboard/data.py``'s conventions; arrays are those of the sae step (``sae/*``,
 docs/methods.md §9). A card reads only its own latent's contexts (those two arrays are chunked
-one latent per chunk) and indexes the small per-latent arrays, read once, so it opens about
-as fast with 16,384 latents as with 16. Ranking and
-searching latents is presentation of stored arrays.
+a few latents per file) and indexes the small per-latent arrays, read once per run into one
+shared resource, so it opens about as fast with 16,384 latents as with 16 (bench/RESULTS.md,
+"Feature card"). Ranking and searching latents is presentation of stored arrays.
 
 Example:
     >>> from dashboard import features_data as fd
@@ -16,14 +16,17 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import data
+from dashboard.data import StoreError
 
-__all__ = ["RANKINGS", "SEARCH_MODES", "metrics", "settings", "n_latents", "latent_table",
-           "rank_latents", "card"]
+__all__ = ["RANKINGS", "SEARCH_MODES", "metrics", "settings", "n_latents", "latent_index",
+           "latent_table", "rank_latents", "card"]
 
 RANKINGS = {"max activation": "max activation", "density": "density",
             "logit effect": "logit effect"}
@@ -48,6 +51,16 @@ def n_latents(root: str, run_id: str) -> int:
     return int(data.array_sizes(root, run_id, "sae/density")["feature"])
 
 
+def latent_index(value: object, n: int) -> int | None:
+    """The latent that a URL parameter or a widget value names, or None when it names none
+    of ``0..n - 1``: a negative number, a fraction, other text, a latent of a larger SAE."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        return None
+    return int(value) if 0 <= value < n else None
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def latent_table(root: str, run_id: str) -> pd.DataFrame:
     """One row per latent: density, max activation, its largest logit effect and token, its
@@ -55,8 +68,8 @@ def latent_table(root: str, run_id: str) -> pd.DataFrame:
     one per line: what a search looks in)."""
     strs = data.token_strs(root, run_id)
     top_tokens = data.read_array(root, run_id, "sae/top_token_ids")  # [S, topk]
-    logit_ids = _whole(root, run_id, "sae/logit_ids")  # [S, 2 logit_k]
-    logit_values = _whole(root, run_id, "sae/logit_values")
+    per = _per_latent(root, run_id)
+    logit_ids, logit_values = per["sae/logit_ids"], per["sae/logit_values"]  # [S, 2 logit_k]
     k = logit_ids.shape[1] // 2
     name = lambda i: strs[i] if 0 <= i < len(strs) else ""  # noqa: E731
     frequent = [name(int(np.bincount(row[row >= 0]).argmax())) if (row >= 0).any() else ""
@@ -65,8 +78,8 @@ def latent_table(root: str, run_id: str) -> pd.DataFrame:
               for row_t, row_l in zip(top_tokens, logit_ids)]  # fmt: skip
     return pd.DataFrame({
         "latent": np.arange(len(top_tokens)),
-        "max activation": _whole(root, run_id, "sae/max_act").astype(float),
-        "density": _whole(root, run_id, "sae/density").astype(float),
+        "max activation": per["sae/max_act"].astype(float),
+        "density": per["sae/density"].astype(float),
         "logit effect": logit_values[:, 0].astype(float),
         "top logit token": [data.quoted(name(int(i))) for i in logit_ids[:, 0]],
         "top activating token": [data.quoted(t) if t else "" for t in frequent],
@@ -97,59 +110,86 @@ def rank_latents(table: pd.DataFrame, by: str, query: str = "", mode: str = "tok
         columns="search").reset_index(drop=True)
 
 
+_PER_LATENT = ("sae/density", "sae/max_act", "sae/example_value", "sae/example_group",
+               "sae/hist_counts", "sae/hist_edges", "sae/logit_ids", "sae/logit_values",
+               "sae/neighbor_ids", "sae/neighbor_cos")
+"""The small arrays a card indexes (a few floats per latent; read whole, once per run)."""
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _per_latent(root: str, run_id: str) -> dict[str, np.ndarray]:
+    """Every array of :data:`_PER_LATENT`, plus ``strs`` (the vocabulary as an object array)
+    and ``centre`` (index of the activating token in a context), read once per run and
+    shared read-only.
+
+    One resource, not one per array, and not ``cache_data``: a card then costs one cache
+    lookup and no unpickled copies, which keeps it fast on a busy machine."""
+    out = {name: data.read_array(root, run_id, name) for name in _PER_LATENT}
+    out["strs"] = np.array(data.token_strs(root, run_id) + [""], dtype=object)  # [-1] -> ""
+    attrs = data.array_attrs(root, run_id, "sae/example_acts")
+    out["centre"] = np.array(int(attrs.get("activating_index", 0)))
+    for array in out.values():
+        array.flags.writeable = False
+    return out
+
+
+def _words(strs: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Token strings of ``ids`` (any shape); -1 pads and ids outside the vocabulary read ""."""
+    return strs[np.where((ids >= 0) & (ids < len(strs) - 1), ids, -1)]
+
+
 def _contexts(ids: np.ndarray, acts: np.ndarray, values: np.ndarray, groups: np.ndarray,
-              strs: list[str], centre: int) -> list[dict]:  # fmt: skip
+              strs: np.ndarray, centre: int) -> list[dict]:  # fmt: skip
+    """The card's examples (ids, acts [example, ctx]) as dicts; examples without a value
+    (NaN: the latent fired too rarely to fill them) and -1 padding are left out."""
     out = []
-    for row_ids, row_acts, value, group in zip(ids, acts, values, groups):
+    words = _words(strs, ids)  # [example, ctx]
+    for row_ids, row_words, row_acts, value, group in zip(ids, words, acts, values, groups):
         if not np.isfinite(value):
             continue
         keep = row_ids >= 0
         shift = int((~keep[:centre]).sum())  # padding left of the activating token
-        out.append({"tokens": [strs[i] for i in row_ids[keep]],
+        out.append({"tokens": row_words[keep].tolist(),
                     "values": row_acts[keep].astype(float).tolist(),
                     "highlight": centre - shift, "activation": float(value),
                     "group": int(group)})  # fmt: skip
     return out
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _whole(root: str, run_id: str, name: str) -> np.ndarray:
-    """A small per-latent array, read once (one chunk) and shared read-only: a resource, not
-    cache_data, so a card indexes it without unpickling a copy of the whole array."""
-    array = data.read_array(root, run_id, name)
-    array.flags.writeable = False
-    return array
-
-
 def card(root: str, run_id: str, latent: int) -> dict:
-    """Everything one latent's card shows: its contexts read from its own chunks only, the
-    rest indexed out of small whole arrays read once per run.
+    """Everything one latent's card shows: its contexts read from its own chunk only, the
+    rest indexed out of the small per-latent arrays read once per run.
 
     Returns:
         ``density``, ``max_act``; ``top`` and ``intervals`` (lists of contexts: tokens,
         per-token activations, index of the activating token, activation, interval);
         ``hist`` (counts, edges); ``logits`` (id, token, effect, side up/down);
         ``neighbors`` (latent, cosine).
+
+    Raises:
+        StoreError: ``latent`` is not a latent of this SAE (the message gives the range).
     """
-    i = int(latent)
-    row = lambda name: _whole(root, run_id, name)[i]  # noqa: E731
-    strs = data.token_strs(root, run_id)
-    centre = int(data.array_attrs(root, run_id, "sae/example_acts").get("activating_index", 0))
-    run = data.open_run(root, run_id)  # raw chunk reads: no token_str coordinate to build
+    per = _per_latent(root, run_id)
+    n = len(per["sae/density"])
+    i = None if isinstance(latent, str) else latent_index(latent, n)
+    if i is None:
+        raise StoreError(f"latent {latent} does not exist: this SAE has latents 0 to {n - 1}")
+    strs = per["strs"]
+    run = data.open_run(root, run_id)  # raw chunk reads: one file per array, never cached
     contexts = _contexts(run.read("sae/example_ids", feature=i).values,
                          run.read("sae/example_acts", feature=i).values,
-                         row("sae/example_value"), _whole(root, run_id, "sae/example_group"),
-                         strs, centre)  # fmt: skip
-    ids, effects = row("sae/logit_ids"), row("sae/logit_values").astype(float)
+                         per["sae/example_value"][i], per["sae/example_group"], strs,
+                         int(per["centre"]))  # fmt: skip
+    ids, effects = per["sae/logit_ids"][i], per["sae/logit_values"][i].astype(float)
     k = len(ids) // 2
-    logits = pd.DataFrame({"id": ids, "token": [strs[j] for j in ids], "effect": effects,
+    logits = pd.DataFrame({"id": ids, "token": _words(strs, ids), "effect": effects,
                            "side": ["up"] * k + ["down"] * (len(ids) - k)})  # fmt: skip
-    neighbors = pd.DataFrame({"latent": row("sae/neighbor_ids"),
-                              "cosine": row("sae/neighbor_cos").astype(float)})
+    neighbors = pd.DataFrame({"latent": per["sae/neighbor_ids"][i],
+                              "cosine": per["sae/neighbor_cos"][i].astype(float)})
     return {
-        "density": float(row("sae/density")), "max_act": float(row("sae/max_act")),
+        "density": float(per["sae/density"][i]), "max_act": float(per["sae/max_act"][i]),
         "top": [c for c in contexts if c["group"] < 0],
         "intervals": [c for c in contexts if c["group"] >= 0],
-        "hist": (row("sae/hist_counts"), row("sae/hist_edges")),
+        "hist": (per["sae/hist_counts"][i], per["sae/hist_edges"][i]),
         "logits": logits, "neighbors": neighbors,
     }  # fmt: skip

@@ -13,7 +13,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import axis_labels, escape_token
+from dashboard.charts import axis_labels
+from dashboard.text import escape_token
 
 __all__ = ["prompt_html", "backward_chart", "grad_norm_chart", "pattern_chart"]
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from dashboard.charts import escape_token
+from dashboard.text import escape_token
 
 __all__ = ["sweep_chart", "continuation_html", "INJECTED_STYLE"]
 

@@ -23,8 +23,9 @@ if _REPO_ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import charts, data, widgets  # noqa: E402
+from dashboard import data, widgets  # noqa: E402
 from dashboard.pages_registry import PAGES  # noqa: E402
+from dashboard.text import escape_markdown as esc  # noqa: E402
 
 
 # The tab icon, served from this folder (a material icon name is fetched from a CDN). A
@@ -43,7 +44,7 @@ def main() -> None:
     try:
         runs = data.list_runs(root)
     except data.StoreError as err:
-        st.error(f"Cannot open the store: {err}", icon=":material/error:")
+        st.error(f"Cannot open the store: {esc(err)}", icon=":material/error:")
         st.markdown("Build the demo store (a few minutes on a laptop) with:")
         st.code(data.build_hint(root or data.DEFAULT_STORE_ROOT), language="bash")
         st.caption("or type another store root in the sidebar.")
@@ -52,9 +53,9 @@ def main() -> None:
         damaged = data.damaged_runs(root)
         if damaged:
             st.error("Every run in this store is damaged: "
-                     + "; ".join(f"{charts.escape_markdown(r)}: {charts.escape_markdown(why)}"
+                     + "; ".join(f"{esc(r)}: {esc(why)}"
                                  for r, why in damaged.items()), icon=":material/report:")
-        st.warning(f"The store at {charts.escape_markdown(root)} has no complete runs yet: a job may still be "
+        st.warning(f"The store at {esc(root)} has no complete runs yet: a job may still be "
                    "writing them. Build or finish them with:", icon=":material/hourglass:")
         st.code(data.build_hint(root), language="bash")
         st.stop()
@@ -66,7 +67,7 @@ def main() -> None:
     try:
         page.run()
     except data.StoreError as err:  # e.g. a corrupt chunk: say what is wrong, not a traceback
-        st.error(str(err), icon=":material/error:")
+        st.error(esc(err), icon=":material/error:")
     finally:  # also after st.stop(): the URL names what the page shows
         widgets.write_links()
 

@@ -35,6 +35,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.text import escape_markdown as esc
 
 __all__ = ["Needs", "store_root_input", "run_picker", "selected_run", "run_caption",
            "open_page", "show_findings", "has_needed", "runs_with", "lacks", "require",
@@ -65,8 +66,8 @@ def store_root_input() -> str:
     if not st.session_state.get("store_root"):
         st.session_state["store_root"] = data.default_store_root()
     st.sidebar.text_input("Store root", key="store_root",
-                          help="Directory holding <run_id>.zarr runs "
-                               "(INTERP_STORE sets the default).")
+                          help="Directory or fsspec URL (s3://bucket/lab-store) holding "
+                               "<run_id>.zarr runs (INTERP_STORE sets the default).")
     root = str(st.session_state["store_root"]).strip()
     problem = _path_problem(root)
     if problem:
@@ -229,16 +230,17 @@ def run_caption(root: str, run_id: str) -> str:
     """One line describing a run's model: layers, heads, d_model, MLP or attention-only."""
     cfg = data.run_attrs(root, run_id).get("config") or {}
     if cfg.get("kind") == "xor-mlp":
-        return (f"**{run_id}** · XOR MLP: 2 inputs, {cfg.get('d_hidden')} "
-                f"{cfg.get('act_fn')} hidden units, 1 output")
+        return (f"**{esc(run_id)}** · XOR MLP: 2 inputs, {esc(cfg.get('d_hidden'))} "
+                f"{esc(cfg.get('act_fn'))} hidden units, 1 output")
     n_layers = int(cfg.get("n_layers") or 0)
-    parts = [f"**{run_id}**", f"{n_layers} layer{'s' if n_layers != 1 else ''}"]
+    parts = [f"**{esc(run_id)}**", f"{n_layers} layer{'s' if n_layers != 1 else ''}"]
     if n_layers:
-        parts.append(f"{cfg.get('n_heads')} heads/layer")
-    parts.append(f"d_model {cfg.get('d_model')}")
+        parts.append(f"{esc(cfg.get('n_heads'))} heads/layer")
+    parts.append(f"d_model {esc(cfg.get('d_model'))}")
     if n_layers:
-        parts.append("attention-only" if cfg.get("d_mlp") is None else f"MLP {cfg.get('d_mlp')}")
-    parts.append(f"vocab {cfg.get('d_vocab')}")
+        parts.append("attention-only" if cfg.get("d_mlp") is None
+                     else f"MLP {esc(cfg.get('d_mlp'))}")
+    parts.append(f"vocab {esc(cfg.get('d_vocab'))}")
     return " · ".join(parts)
 
 
@@ -261,12 +263,12 @@ def lacks(root: str, run_id: str, needs: Needs) -> tuple[str, str | None]:
     writing it, or did not run (the command). Runs that record no steps fall back to the
     arrays they hold, and the message says when it applies (``needs.why``).
     """
-    head = f"Run **{run_id}** has no {needs.what}"
+    head = f"Run **{esc(run_id)}** has no {needs.what}"
     why = f" ({needs.why})" if needs.why else ""
     step = f"`{needs.step}` analysis step"
     record = data.step_record(root, run_id, needs.step)
     if record is not None and record.get("status") == "skipped":
-        reason = str(record.get("reason") or "no reason recorded").rstrip(".")
+        reason = esc(str(record.get("reason") or "no reason recorded").rstrip("."))
         return f"{head}: the {step} skipped it, because {reason}.", None
     if record is not None:
         return f"{head}: the {step} ran but wrote none{why}.", None
@@ -281,7 +283,8 @@ def missing_data(message: str, *, alternatives: list[str] | None = None,
     """Say why this page has nothing for the run, offer runs that have it, and stop the page.
 
     Args:
-        message: What is missing and why (markdown).
+        message: What is missing and why (markdown: escape stored text in it with
+            ``dashboard.text.escape_markdown``).
         alternatives: Runs that have it, offered as buttons that switch the run picker.
         command: A shell command that computes it, shown under the message.
         key: Session key of the run picker the buttons set.
@@ -294,7 +297,7 @@ def missing_data(message: str, *, alternatives: list[str] | None = None,
         st.caption("Runs that have it:")
         cols = st.columns(min(len(alternatives), 4))
         for i, run_id in enumerate(alternatives):
-            cols[i % len(cols)].button(run_id, key=f"switch_run_{run_id}",
+            cols[i % len(cols)].button(esc(run_id), key=f"switch_run_{run_id}",
                                        on_click=st.session_state.__setitem__, args=(key, run_id))
     if stop:
         st.stop()

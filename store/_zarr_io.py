@@ -10,7 +10,8 @@ file. Three things worth knowing:
 - **Fast writes.** zarr-python encodes chunks one by one in Python (about 200 MB/s for
   32 KB attention patterns). For local stores and blocks that cover whole chunks (or
   whole shards), :func:`write_block` encodes the exact same bytes with numpy and writes
-  each file in one call; anything else goes through ``array[...] = data``.
+  each file in one call; anything else, and every write to a URL root (zarr's
+  ``FsspecStore``), goes through ``array[...] = data``.
 - **Warnings.** zarr warns that consolidated metadata and variable-length strings are not
   yet in the v3 spec; :func:`quiet` silences exactly those, in one place.
 """
@@ -30,9 +31,12 @@ from typing import Any
 import google_crc32c
 import numpy as np
 import zarr
+from zarr.abc.store import Store
 from zarr.codecs import BytesCodec, Crc32cCodec, ShardingCodec
-from zarr.storage import LocalStore
+from zarr.storage import FsspecStore, LocalStore
 
+from store import _fs
+from store._fs import Location, UrlPath
 from store.schema import ArraySpec
 
 MAX_CHUNK_BYTES = 32 << 20
@@ -187,6 +191,49 @@ def _write_file(path: Path, parts: list[np.ndarray]) -> None:
     os.replace(tmp, path)  # a reader never sees half a chunk
 
 
+def read_chunk(array: zarr.Array, selection: tuple[int | slice, ...]) -> np.ndarray | None:
+    """``array[selection]`` read straight from its one chunk file, or None (let zarr read it).
+
+    zarr-python hands every read to its I/O thread and on to a thread pool; on a busy
+    machine each hand-off can wait a whole scheduler slice, so two 80 KB feature-card reads
+    took up to 160 ms instead of 0.2 ms (bench/RESULTS.md, "Feature card"). For a local,
+    unsharded array with the plain codecs (``bytes`` + ``crc32c``) and a selection of ints
+    and unit-step slices inside one chunk, this reads the file in one call, checks its
+    checksum and indexes it. Anything else, and a chunk that was never written (all fill
+    value), returns None.
+
+    Raises:
+        ValueError: the chunk's crc32c does not match its bytes.
+    """
+    layout = _fast_layout(array)
+    if layout is None or layout[2] is not None or not array.shape:
+        return None
+    folder, unit, _ = layout
+    key, local = [], []
+    for n, u, sel in zip(array.shape, unit, selection):
+        if isinstance(sel, slice):
+            start, stop, step = sel.indices(n)
+            if step != 1 or stop <= start or start // u != (stop - 1) // u:
+                return None
+            key.append(start // u)
+            local.append(slice(start % u, start % u + stop - start))
+        else:
+            key.append(int(sel) // u)
+            local.append(int(sel) % u)
+    path = folder.joinpath("c", *map(str, key))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    dtype = array.dtype.newbyteorder("<")
+    if len(raw) != math.prod(unit) * dtype.itemsize + 4:
+        return None  # not a whole plain chunk: zarr decides what it is
+    if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+        raise ValueError(f"crc32c checksum mismatch in {path}")
+    block = np.frombuffer(raw, dtype, count=math.prod(unit)).reshape(unit)
+    return block[tuple(local)].astype(array.dtype)  # a writable copy in native byte order
+
+
 def write_block(array: zarr.Array, data: np.ndarray, start: tuple[int, ...]) -> None:
     """Write ``data`` into ``array`` at offset ``start``; direct file writes when aligned.
 
@@ -223,25 +270,31 @@ def write_block(array: zarr.Array, data: np.ndarray, start: tuple[int, ...]) -> 
         _write_file(root.joinpath("c", *map(str, key)), parts)
 
 
-def consolidate(path: Path) -> None:
+def zarr_store(path: Location, *, read_only: bool) -> Store:
+    """The zarr store of the run at ``path``: a LocalStore, or an FsspecStore for a URL."""
+    if isinstance(path, UrlPath):
+        return FsspecStore.from_url(str(path), storage_options=dict(_fs.OPTIONS),
+                                    read_only=read_only)
+    return LocalStore(path, read_only=read_only)
+
+
+def consolidate(path: Location) -> None:
     """Write consolidated metadata for the run at ``path`` (the last step of finalize)."""
     with quiet():
-        zarr.consolidate_metadata(LocalStore(path))
+        zarr.consolidate_metadata(zarr_store(path, read_only=False))
 
 
-def strip_consolidated(path: Path) -> None:
+def strip_consolidated(path: Location) -> None:
     """Drop the consolidated-metadata snapshot from a run's root ``zarr.json`` (it would list
     arrays that a rewrite removed); ``consolidate`` writes a fresh one at finalize."""
     meta_path = path / "zarr.json"
     meta = json.loads(meta_path.read_text())
     meta.pop("consolidated_metadata", None)
-    tmp = meta_path.with_name("zarr.json.tmp")
-    tmp.write_text(json.dumps(meta))
-    tmp.replace(meta_path)
+    _fs.write_atomic(meta_path, json.dumps(meta))
 
 
-def open_group(path: Path, *, mode: str) -> zarr.Group:
+def open_group(path: Location, *, mode: str) -> zarr.Group:
     """Open the root group of a run; ``mode="r"`` uses consolidated metadata when present."""
     with quiet():
-        store = LocalStore(path, read_only=(mode == "r"))
+        store = zarr_store(path, read_only=(mode == "r"))
         return zarr.open_group(store=store, mode=mode, zarr_format=3)

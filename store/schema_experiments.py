@@ -115,8 +115,11 @@ EXPERIMENT_SCHEMA: dict[str, ArraySpec] = {
     "sae/max_act": ArraySpec(("feature",), "float32", doc="largest activation on the eval set"),
     "sae/top_token_ids": ArraySpec(("feature", "topk"), "int32",
                                    doc="activating token of each top context (-1: none)"),
-    **{f"sae/{name}": ArraySpec(dims, dtype, {"feature": 1}, {"feature": 512}, doc=doc)
-       for name, dims, dtype, doc in (  # a card's big arrays: one latent per chunk
+    # A card's big arrays: 16 latents per chunk file, unsharded, so a card reads one file
+    # per array (80 KB at 60 x 21 ids) and never a shard index first; 16,384 latents make
+    # 1,024 files (bench/RESULTS.md, "Feature card").
+    **{f"sae/{name}": ArraySpec(dims, dtype, {"feature": 16}, doc=doc)
+       for name, dims, dtype, doc in (
         ("example_ids", ("feature", "sae_example", "sae_ctx"), "int32",
          "context token ids of each example (-1 off the ends)"),
         ("example_acts", ("feature", "sae_example", "sae_ctx"), "float16",

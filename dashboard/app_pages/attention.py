@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import attention_charts as charts
 from dashboard import attention_data as ad
 from dashboard import data, widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Attention",
@@ -16,14 +17,14 @@ root, run_id = widgets.open_page(
 
 if data.n_layers(root, run_id) == 0:
     widgets.missing_data(
-        f"Run **{run_id}** has no attention layers (a 0-layer model maps each token straight "
+        f"Run **{esc(run_id)}** has no attention layers (a 0-layer model maps each token straight "
         "to logits: see the Bigrams page). Pick a run with attention in the sidebar.",
         alternatives=[r for r in data.list_runs(root) if ad.prompt_sets(root, r)])
 widgets.require(root, run_id, widgets.Needs("patterns", "attn/pattern",
                                             "stored attention patterns"))
 sets = ad.prompt_sets(root, run_id)
 if not sets:
-    widgets.missing_data(f"Run **{run_id}** stores attention patterns but not the token ids "
+    widgets.missing_data(f"Run **{esc(run_id)}** stores attention patterns but not the token ids "
                          "of its prompts (`tokens`): re-run its analysis.")
 
 c_set, c_layer, c_head, c_prompt, c_measure = st.columns([1.3, 0.6, 1.4, 2.2, 1.3])
@@ -86,7 +87,7 @@ if n > 96:  # long contexts: show a window so labels stay readable
     start, stop = st.slider("Positions", 0, n, (max(0, n - 64), n), key="attention_window")
 window = pattern[start:stop, start:stop]
 
-st.subheader(f"Layer {layer}, head {head_title[head]}")
+st.subheader(f"Layer {layer}, head {esc(head_title[head])}")
 if repeat_n:
     st.caption(f"BOS, then {repeat_n} random tokens, then the same {repeat_n} again. An "
                "induction head looks from each token of the second copy at the token *after* "

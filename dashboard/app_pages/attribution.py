@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import attribution_charts as charts
 from dashboard import attribution_data as ad
 from dashboard import data, widgets
-from dashboard.charts import escape_markdown as esc
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Attribution",
@@ -63,6 +63,6 @@ if widgets.require(root, run_id, widgets.Needs("attribution", "logit_lens/top_id
     mode = ad.ln_mode(root, run_id, "logit_lens/top_ids", "recompute")
     st.caption("Top tokens (with probabilities) read off the residual stream before each block "
                "and after the last one, with the final LayerNorm's statistics "
-               f"{'recomputed at each layer' if mode == 'recompute' else mode} "
-               f"(ln_mode = {mode}). Rank 0 means the correct token is on top.")
+               f"{'recomputed at each layer' if mode == 'recompute' else esc(mode)} "
+               f"(ln_mode = {esc(mode)}). Rank 0 means the correct token is on top.")
     st.dataframe(ad.lens_table(root, run_id, prompt, pos), hide_index=True)

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import bigrams_charts as charts
 from dashboard import bigrams_data as bd
 from dashboard import data, widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Bigrams",
@@ -33,7 +34,7 @@ if has_corpus:
     c3.metric("Mean KL(corpus || model)", f"{summary.get('mean_kl') or 0:.3f} nats",
               help="Per-token KL of the next-token distributions, averaged over tokens.")
 else:
-    st.info(summary.get("corpus_note", "This run has no corpus statistics."),
+    st.info(esc(summary.get("corpus_note", "This run has no corpus statistics.")),
             icon=":material/info:")
 
 q_col, k_col = st.columns([3, 1])

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import circuits_charts as charts
 from dashboard import circuits_data as cd
 from dashboard import data, widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Circuits",
@@ -26,8 +27,8 @@ st.caption("copying = sum of eigenvalues / sum of their absolute values of the f
            "ov_top1/ov_top5 = share of source tokens whose own token is the top-1 / top-5 output.")
 gap = cd.copying_vs_top1(heads)
 if gap:
-    st.info(f"**Why head {gap['name']} can have copying {gap['copying']:.2f} but top-1 accuracy "
-            f"{gap['ov_top1']:.2f}.** The copying score is an average over the whole OV "
+    st.info(f"**Why head {esc(gap['name'])} can have copying {gap['copying']:.2f} but top-1 "
+            f"accuracy {gap['ov_top1']:.2f}.** The copying score is an average over the whole OV "
             "circuit (its eigenvalues): it is positive when attending to a token raises that "
             "token's logit *more than it lowers it*, summed over all directions. Top-1 "
             "accuracy asks something stricter: is the source token the single most raised "
@@ -43,7 +44,7 @@ if data.has_array(root, run_id, "circuits/comp"):
     subtract = st.toggle("Subtract the random baseline", key="circuits_subtract")
     modes = sorted(data.read(root, run_id, "circuits/comp_mode").comp_mode.values.tolist(),
                    key=lambda m: m != "K")  # K first: how induction heads read
-    titles = [f"{m} (induction)" if m == "K" else m for m in modes]
+    titles = [f"{esc(m)} (induction)" if m == "K" else esc(m) for m in modes]
     for tab, mode in zip(st.tabs(titles), modes):
         tab.altair_chart(charts.composition_heatmap(cd.composition(root, run_id, mode, subtract),
                                                     mode), width="content")

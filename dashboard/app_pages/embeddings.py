@@ -5,6 +5,8 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import embeddings_charts as charts
 from dashboard import embeddings_data as ed
+from dashboard.text import escape_markdown as esc
+from dashboard.text import inline_code
 
 root, run_id = widgets.open_page(
     "Embeddings",
@@ -22,7 +24,8 @@ widgets.link("embeddings_method", methods, param="method")
 method = c_method.segmented_control("Method", methods, key="embeddings_method") or "PCA"
 matrices = ed.matrices(root, run_id)
 widgets.link("embeddings_matrix", matrices, param="matrix")
-matrix = c_matrix.segmented_control("Vectors", matrices, key="embeddings_matrix") or matrices[0]
+matrix = (c_matrix.segmented_control("Vectors", matrices, key="embeddings_matrix", format_func=esc)
+          or matrices[0])
 widgets.link("embeddings_query", param="token")
 query = c_search.text_input("Highlight a token", key="embeddings_query",
                             placeholder="e.g. ' the' or #42")
@@ -41,7 +44,7 @@ if query:
     if matches:
         highlight = matches[:5]
         st.caption("Highlighted: " + ", ".join(
-            f"`{data.quoted(points.loc[points['id'] == i, 'token'].iloc[0])}` #{i}"
+            f"{inline_code(data.quoted(points.loc[points['id'] == i, 'token'].iloc[0]))} #{i}"
             for i in highlight))
     else:
         st.warning("That token is not among the mapped ones (the most frequent tokens only).",
@@ -59,14 +62,15 @@ st.altair_chart(charts.embedding_scatter(shown, highlight, f"{method} of {matrix
                                          ticks=method == "PCA"),
                 width="stretch", height=560)
 counts = points["category"].value_counts()
-st.caption(f"{len(points)} tokens mapped: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+st.caption(f"{len(points)} tokens mapped: " + ", ".join(f"{esc(c)} {n}" for c, n in counts.items()))
 
 if method == "PCA":
     st.markdown("**Explained variance per principal component**")
     st.altair_chart(charts.variance_bars(variance), width="stretch")
     top2 = variance[variance["matrix"] == matrix].head(2)["ratio"].sum()
-    st.caption(f"The two plotted components explain {top2:.0%} of the variance of {matrix}.")
+    st.caption(f"The two plotted components explain {top2:.0%} of the variance of {esc(matrix)}.")
 else:
     tsne = ed.tsne_settings(root, run_id)
-    st.caption(f"t-SNE: perplexity {tsne.get('perplexity')}, {tsne.get('max_iter')} "
-               f"iterations, after PCA to {tsne.get('pca_dims')} dims, seed {tsne.get('seed')}.")
+    st.caption(f"t-SNE: perplexity {esc(tsne.get('perplexity'))}, {esc(tsne.get('max_iter'))} "
+               f"iterations, after PCA to {esc(tsne.get('pca_dims'))} dims, seed "
+               f"{esc(tsne.get('seed'))}.")

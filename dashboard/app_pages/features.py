@@ -7,6 +7,8 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import features_charts as charts
 from dashboard import features_data as fd
+from dashboard.text import escape_markdown as esc
+from dashboard.text import inline_code
 
 root, run_id = widgets.open_page(
     "Features (sparse autoencoder)",
@@ -22,8 +24,9 @@ root, run_id = widgets.open_page(
 m, how = fd.metrics(root, run_id), fd.settings(root, run_id)
 S = fd.n_latents(root, run_id)
 st.subheader("Reconstruction")
-st.caption(f"{how.get('architecture', 'SAE')} SAE on `{how.get('hook', '?')}` with {S} "
-           f"latents, measured on {int(m['tokens'])} non-BOS tokens (docs/methods.md §9.4).")
+st.caption(f"{esc(how.get('architecture', 'SAE'))} SAE on {inline_code(how.get('hook', '?'))} "
+           f"with {S} latents, measured on {int(m['tokens'])} non-BOS tokens "
+           "(docs/methods.md §9.4).")
 cols = st.columns(5)
 cols[0].metric("Variance explained", f"{m['fve']:.3f}", help="1 − Σ‖x − x̂‖² / Σ‖x − x̄‖²")
 cols[1].metric("L0", f"{m['l0']:.1f}", help="mean number of active latents per token")
@@ -61,13 +64,12 @@ st.caption(f"{len(ranked)} of {S} latents" + (" match" if query else "") + "; cl
            "open its card. Search looks in each latent's activating tokens (of its top "
            "contexts) and its top logit tokens.")
 
-asked = st.query_params.get("latent")
-if asked is not None and "features_latent" not in st.session_state and not (
-        asked.isdigit() and int(asked) < S):  # fmt: skip
-    st.warning(f"Latent {asked!s:.20} does not exist: this SAE has latents 0 to {S - 1}; "
-               "showing latent 0.", icon=":material/warning:")
+asked = st.session_state.get("features_latent", st.query_params.get("latent"))  # or the URL's
 widgets.link("features_latent", range(S), param="latent")
 latent = int(st.number_input("Latent", 0, S - 1, key="features_latent"))
+if asked is not None and fd.latent_index(asked, S) is None:
+    st.warning(f"Latent {esc(f'{asked!s:.20}')} does not exist: this SAE has latents 0 to {S - 1}; "
+               f"showing latent {latent}.", icon=":material/warning:")
 c = fd.card(root, run_id, latent)
 st.subheader(f"Latent {latent}")
 st.markdown(f"Fires on **{c['density']:.2%}** of tokens; largest activation "
@@ -97,7 +99,4 @@ for title, examples in (("Top contexts", c["top"]), ("Across the activation rang
                                   "highest first."))  # fmt: skip
     ordered = examples if title == "Top contexts" else sorted(
         examples, key=lambda x: -x["activation"])
-    for ex in ordered:
-        c_meta, c_text = st.columns([1, 6])
-        c_meta.markdown(f"`{ex['activation']:.3f}`")
-        c_text.html(charts.context_html(ex["tokens"], ex["values"], ex["highlight"], vmax))
+    st.html(charts.contexts_html(ordered, vmax))  # one element for all: a card opens faster

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import finetune_charts as charts
 from dashboard import finetune_data as fd
 from dashboard import widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Fine-tuning",
@@ -22,9 +23,9 @@ root, run_id = widgets.open_page(
 info = fd.corpora(root, run_id)
 curve = fd.tradeoff(root, run_id)
 st.subheader("Forgetting against gain")
-st.caption(f"Original corpus **{info.get('original_corpus')}**, new corpus "
-           f"**{info.get('new_corpus')}**; {info.get('tokens_per_corpus')} held-out tokens "
-           "each. Each point is a saved step (its number beside it); this run's variant is "
+st.caption(f"Original corpus **{esc(info.get('original_corpus'))}**, new corpus "
+           f"**{esc(info.get('new_corpus'))}**; {esc(info.get('tokens_per_corpus'))} held-out "
+           "tokens each. Each point is a saved step (its number beside it); this run's variant is "
            "listed first, the others are fine-tunes of the same base written beside it.")
 if curve.empty:
     st.info("No saved steps were found for any variant.", icon=":material/info:")
@@ -50,7 +51,7 @@ spectrum = fd.spectra(root, run_id, matrix)
 if (spectrum["sigma"] > 0).any():
     st.altair_chart(charts.spectrum_chart(spectrum), width="stretch")
 else:
-    st.info(f"{matrix} did not change in this fine-tune (ΔW = 0 in every layer).",
+    st.info(f"{esc(matrix)} did not change in this fine-tune (ΔW = 0 in every layer).",
             icon=":material/info:")
 
 st.subheader("Head labels before and after")

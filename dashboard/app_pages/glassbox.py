@@ -7,6 +7,7 @@ from dashboard import data
 from dashboard import glassbox_charts as charts
 from dashboard import glassbox_data as gd
 from dashboard import widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Glass box",
@@ -51,7 +52,7 @@ if gd.has_patterns(root, run_id):
     st.caption("Row: the position that attends; column: the position attended to. Each row "
                "sums to 1; positions after the query are masked out (blank).")
 else:
-    st.info(f"Run **{run_id}** has no attention layers (a 0-layer model), so there are no "
+    st.info(f"Run **{esc(run_id)}** has no attention layers (a 0-layer model), so there are no "
             "patterns to show.", icon=":material/info:")
 
 st.subheader("Gradient of the loss with respect to every weight")

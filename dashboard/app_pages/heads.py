@@ -6,7 +6,8 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import heads_charts as charts
 from dashboard import heads_data as hd
-from dashboard.charts import escape_markdown as esc
+from dashboard.text import escape_cells
+from dashboard.text import escape_markdown as esc
 
 NEEDS = widgets.Needs("heads", hd.HEADS, "head scores", why="it needs attention layers")
 root, run_id = widgets.open_page(
@@ -38,20 +39,21 @@ st.dataframe(shown, hide_index=True, height=min(420, 38 + 35 * len(shown)),
              column_order=[c for c in shown.columns if c not in ("layer", "head")])
 counts = table.groupby(["run", "label"]).size().unstack(fill_value=0)
 st.caption("Heads per label: " + "; ".join(
-    f"**{r}**: " + ", ".join(f"{lab} {n}" for lab, n in row.items() if n)
+    f"**{esc(r)}**: " + ", ".join(f"{esc(lab)} {n}" for lab, n in row.items() if n)
     for r, row in counts.iterrows()))
 for r in chosen or default:  # say so when a label's rule finds no head, instead of a blank
     unmet = hd.unmet_rules(root, r)
     if unmet:
-        st.info(f"**{r}**: no head is labelled " + ", ".join(esc(u["label"]) for u in unmet)
+        st.info(f"**{esc(r)}**: no head is labelled " + ", ".join(esc(u["label"]) for u in unmet)
                 + ", because no head is over the threshold:\n" + "\n".join(
                     f"- No head is over the {esc(u['label'])} threshold ({esc(u['score'])} "
-                    f"above {u['above']:g}); the best is head {u['head']} with {u['best']:.2f}."
+                    f"above {u['above']:g}); the best is head {esc(u['head'])} with "
+                    f"{u['best']:.2f}."
                     for u in unmet), icon=":material/search_off:")
 
 st.subheader("Layer x head maps")
 if not widgets.require(root, run_id, NEEDS, stop=False):
-    st.caption(f"Showing **{default[0]}** instead.")
+    st.caption(f"Showing **{esc(default[0])}** instead.")
 map_run = default[0]
 run_table = hd.head_table(root, map_run)
 scores = hd.score_columns(run_table)
@@ -72,17 +74,17 @@ for i, score in enumerate(maps):
         st.altair_chart(charts.score_map(run_table, score, unit=score in (fractions or ())),
                         width="content")
         if score in docs:
-            st.caption(f"**{score}**: {docs[score]}")
+            st.caption(f"**{esc(score)}**: {esc(docs[score])}")
 
 with st.expander("How heads are labelled, and what each score measures"):
     rules = hd.label_rules(root, map_run)
     if rules.get("rules"):
         st.markdown("Labels are tried in this order; the first score above its threshold wins:")
-        st.table(pd.DataFrame(rules["rules"]))
-        st.markdown(rules.get("how", ""))
+        st.table(escape_cells(pd.DataFrame(rules["rules"])))
+        st.markdown(esc(rules.get("how", "")))
         if rules.get("positional_rules"):
             st.json(rules["positional_rules"])
     else:
         st.markdown("This run does not record its labelling rules (older analysis).")
     if docs:
-        st.table(pd.DataFrame({"score": list(docs), "meaning": list(docs.values())}))
+        st.table(escape_cells(pd.DataFrame({"score": list(docs), "meaning": list(docs.values())})))

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import ioi_charts as charts
 from dashboard import ioi_data as iod
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "IOI: indirect object identification",
@@ -30,7 +31,7 @@ names = list(scores)
 widgets.link("ioi_score", names, param="score")
 name = st.selectbox("Score", names, key="ioi_score")
 if (scores[name] != scores[name]).all():
-    st.info(f"**{name}** was not computed for this run (its path-patching stage had no "
+    st.info(f"**{esc(name)}** was not computed for this run (its path-patching stage had no "
             "receivers, or the step ran without path patching).", icon=":material/info:")
 else:
     st.altair_chart(charts.head_map(scores[name], name, unit=name in iod.FRACTION_SCORES),
@@ -42,7 +43,7 @@ if table.empty:
     st.info("No head meets the rules of any IOI class on this run.", icon=":material/info:")
 else:
     st.dataframe(table, hide_index=True)
-rules = ", ".join(f"{k} {v}" for k, v in info["thresholds"].items())
+rules = ", ".join(f"{esc(k)} {esc(v)}" for k, v in info["thresholds"].items())
 st.caption(f"Thresholds: {rules} (docs/methods.md §12.3). Every condition of a class must hold.")
 
 st.subheader("Circuit")

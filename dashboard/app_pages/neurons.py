@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import neurons_charts as charts
 from dashboard import neurons_data as nd
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Neurons and residual stream",
@@ -21,13 +22,14 @@ st.subheader("Residual stream norm")
 st.altair_chart(charts.resid_norm_chart(norms, labels), width="stretch")
 
 if not data.has_array(root, run_id, "neurons/fire_rate"):
-    st.info(f"Run **{run_id}** has no MLP neurons (attention-only or 0-layer model).",
+    st.info(f"Run **{esc(run_id)}** has no MLP neurons (attention-only or 0-layer model).",
             icon=":material/info:")
     st.stop()
 
 st.subheader("Dead and saturated neurons")
 rules = nd.definitions(root, run_id)
-st.caption(f"Fires: {rules['firing']}; dead: never fires; saturated: {rules['saturation']}.")
+st.caption(f"Fires: {esc(rules['firing'])}; dead: never fires; saturated: "
+           f"{esc(rules['saturation'])}.")
 st.dataframe(nd.neuron_counts(root, run_id), hide_index=True)
 sizes = data.array_sizes(root, run_id, "neurons/top_prompt")
 widgets.link("neurons_layer", range(sizes["layer"]), param="layer")

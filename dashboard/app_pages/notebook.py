@@ -5,7 +5,8 @@ import streamlit as st
 from dashboard import notebook_charts as charts
 from dashboard import notebook_data as nb
 from dashboard import widgets
-from dashboard.charts import escape_markdown as esc
+from dashboard.text import escape_markdown as esc
+from dashboard.text import inline_code
 
 root, run_id = widgets.open_page(
     "Notebook",
@@ -30,19 +31,19 @@ c_save, c_where = write.columns([1, 4])
 if c_save.button("Save notes", icon=":material/save:", key="notebook_save"):
     try:
         path = nb.save_notes(root, run_id, text)
-        st.toast(f"Saved {path.name}")
-        c_where.success(f"Saved to `{path}`.", icon=":material/check:")
+        st.toast(f"Saved {esc(path.name)}")
+        c_where.success(f"Saved to {inline_code(path)}.", icon=":material/check:")
     except nb.NotebookError as err:
-        c_where.error(str(err), icon=":material/error:")
+        c_where.error(esc(err), icon=":material/error:")
 else:
-    c_where.caption(f"Stored in `{nb.notes_path(root, run_id)}`.")
+    c_where.caption(f"Stored in {inline_code(nb.notes_path(root, run_id))}.")
 with preview:
     st.markdown(text or "*No notes yet.*")  # the user's own markdown
 
 st.subheader("Predictions")
 questions = nb.questions(root, run_id)
 if not questions:
-    st.info(f"Run **{run_id}** stores no result a prediction can be scored against yet "
+    st.info(f"Run **{esc(run_id)}** stores no result a prediction can be scored against yet "
             "(head labels, K-composition or patching experiments).", icon=":material/info:")
     st.stop()
 st.caption("Commit an answer first: the stored result is revealed only after that.")
@@ -65,7 +66,7 @@ for i, q in enumerate(questions):
                     nb.commit_prediction(root, run_id, q, pick)
                     st.rerun()
                 except nb.NotebookError as err:
-                    st.error(str(err), icon=":material/error:")
+                    st.error(esc(err), icon=":material/error:")
             continue
         answer = record["answer"]
         right = nb.is_correct(q, answer)
@@ -74,7 +75,8 @@ for i, q in enumerate(questions):
             f"{verdict}: you predicted **{esc(answer)}**; the stored answer is "
             f"**{esc(', '.join(sorted(q.answers)))}**. {esc(q.reveal)}",
             icon=":material/check_circle:" if right else ":material/cancel:")
-        st.caption(f"Committed {record.get('committed_at', '')}; answer from `{q.source}`.")
+        st.caption(f"Committed {esc(record.get('committed_at', ''))}; answer from "
+                   f"{inline_code(q.source)}.")
         scores = nb.head_scores(root, run_id, q.score) if q.score else {}
         if scores:
             st.altair_chart(charts.reveal_bars(scores, q.score, picked=answer, answers=q.answers),
@@ -84,4 +86,4 @@ for i, q in enumerate(questions):
                 nb.forget_prediction(root, run_id, q.id)
                 st.rerun()
             except nb.NotebookError as err:
-                st.error(str(err), icon=":material/error:")
+                st.error(esc(err), icon=":material/error:")

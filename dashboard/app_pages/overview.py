@@ -8,6 +8,8 @@ from dashboard import overview_charts as charts
 from dashboard import overview_data as od
 from dashboard.charts import findings_html
 from dashboard.pages_registry import page_of_step
+from dashboard.text import escape_markdown as esc
+from dashboard.text import inline_code
 
 root, run_id = widgets.open_page(
     "Overview",
@@ -18,11 +20,11 @@ root, run_id = widgets.open_page(
 table = od.ladder_table(root)
 repeated = table[table["repeat_fraction"] > 0]
 for row in repeated.itertuples():
-    st.info(f"**{row.run}** was trained partly on synthetic repeated sequences: "
+    st.info(f"**{esc(row.run)}** was trained partly on synthetic repeated sequences: "
             f"{row.repeat_fraction:.0%} of its training sequences repeat an earlier span of "
             "themselves (this helps induction heads form in small models). Its losses are "
             "not directly comparable with runs trained on natural text only. "
-            + od.data_mix_text(row.repeat_fraction, row.repeat_source, row.corpus),
+            + esc(od.data_mix_text(row.repeat_fraction, row.repeat_source, row.corpus)),
             icon=":material/repeat:")
 
 st.subheader("The ladder")
@@ -54,7 +56,7 @@ if damaged:
     st.dataframe(pd.DataFrame({"run": list(damaged), "what is wrong": list(damaged.values())}),
                  hide_index=True)
 
-st.subheader(f"Findings of {run_id}")
+st.subheader(f"Findings of {esc(run_id)}")
 found = data.findings(root, run_id)
 if found:
     st.caption("What each analysis step wrote into the run (result, nothing found, or caveat); "
@@ -66,14 +68,14 @@ if found:
             c_step.page_link(target.script, label=target.title, icon=target.icon,
                              query_params={"run": run_id})
         else:
-            c_step.markdown(f"`{step}`")
+            c_step.markdown(inline_code(step))
         c_items.html(findings_html(items))
 else:
-    st.info(f"Run **{run_id}** records no findings (its analysis predates them, or no step "
+    st.info(f"Run **{esc(run_id)}** records no findings (its analysis predates them, or no step "
             "wrote any): the pages still show everything it stores.", icon=":material/info:")
 others = [r for r in table["run"] if r != run_id and data.findings(root, r)]
 if others:
-    st.caption("Other runs with findings: " + ", ".join(others) + ".")
+    st.caption("Other runs with findings: " + ", ".join(map(esc, others)) + ".")
 
 st.subheader("Loss curves")
 st.caption("Lines: training loss as logged during training. Diamonds: validation loss on "
@@ -92,7 +94,7 @@ if train.empty and val.empty:
 else:
     st.altair_chart(charts.loss_curves(train, val, log_x=log_x, x=x_axis), width="stretch")
 
-with st.expander(f"Configuration of the selected run ({run_id})"):
+with st.expander(f"Configuration of the selected run ({esc(run_id)})"):
     attrs = data.run_attrs(root, run_id)
     st.caption(widgets.run_caption(root, run_id))
     st.json({k: attrs.get(k) for k in ("config", "tokenizer", "training", "prompts", "steps",

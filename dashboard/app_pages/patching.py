@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import patching_charts as charts
 from dashboard import patching_data as ptd
-from dashboard.charts import escape_markdown as esc
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Patching",
@@ -19,7 +19,7 @@ experiments = ptd.experiments(root, run_id)  # also names the experiments that w
 if not experiments:
     widgets.require(root, run_id, widgets.Needs("patching", "patching/", "patching experiments",
                                                 why="it needs a model with attention layers"))
-    widgets.missing_data(f"Run **{run_id}** holds patching arrays but does not record its "
+    widgets.missing_data(f"Run **{esc(run_id)}** holds patching arrays but does not record its "
                          "experiments (root attr `patching`): re-run its patching step.")
 c_exp, c_gran, c_dir = st.columns([1.5, 2, 1.5])
 widgets.link("patching_experiment", list(experiments), param="experiment")
@@ -31,14 +31,14 @@ if "skipped" in meta:
     st.stop()
 grans = ptd.granularities(root, run_id, name)
 if not grans:
-    widgets.missing_data(f"Experiment **{esc(name)}** of run **{run_id}** stores no patching "
+    widgets.missing_data(f"Experiment **{esc(name)}** of run **{esc(run_id)}** stores no patching "
                          "grids.")
 widgets.link("patching_granularity", grans, param="gran")
 gran = c_gran.selectbox("Granularity", grans, key="patching_granularity")
 directions = ptd.directions(root, run_id, name, gran)
 widgets.link("patching_direction", directions, param="direction")
 direction = c_dir.radio("Attribution direction", directions, key="patching_direction",
-                        horizontal=True)
+                        horizontal=True, format_func=esc)
 sig = ptd.signal(meta)
 st.markdown(f"**What:** {esc(meta.get('what', ''))}. **Metric:** logit difference answer − "
             f"wrong at position {meta.get('metric_pos')} ({esc(meta.get('answer', 'answer'))} "
@@ -82,7 +82,8 @@ with body:
     mark = None
     if x_ax == "patch_pos" and metric_pos in grids.positions.tolist():
         mark = labels[x_ax][grids.positions.tolist().index(metric_pos)]
-    st.caption(f"Patched: {gran} ({', '.join(dims)}). Rows {y_ax}, columns {x_ax}"
+    st.caption(f"Patched: {esc(gran)} ({esc(', '.join(dims))}). Rows {esc(y_ax)}, "
+               f"columns {esc(x_ax)}"
                + (f"; layer {layer}" if len(dims) == 3 else "")
                + (f". The outlined column is the position the metric is read at ({esc(mark)})."
                   if mark else "."))

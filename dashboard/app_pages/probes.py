@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import probes_charts as charts
 from dashboard import probes_data as prd
 from dashboard import widgets
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Probes",
@@ -28,10 +29,10 @@ prop = st.selectbox("Property", names, key="probes_property",
 info = props[prop]
 table = prd.property_table(root, run_id, prop)
 meta = prd.settings(root, run_id)
-st.caption(f"Classes: {info['classes']}. {info['n_tokens']} labelled tokens from "
-           f"{meta.get('n_prompts', '?')} prompts of held-out {meta.get('corpus', '?')!s} text, "
-           f"{meta.get('n_splits', '?')} prompt-wise folds; error bars: "
-           f"{meta.get('ci', '95% bootstrap CI over test prompts')}.")
+st.caption(f"Classes: {esc(info['classes'])}. {esc(info['n_tokens'])} labelled tokens from "
+           f"{esc(meta.get('n_prompts', '?'))} prompts of held-out {esc(meta.get('corpus', '?'))} "
+           f"text, {esc(meta.get('n_splits', '?'))} prompt-wise folds; error bars: "
+           f"{esc(meta.get('ci', '95% bootstrap CI over test prompts'))}.")
 
 st.subheader("Accuracy by layer")
 st.altair_chart(charts.accuracy_chart(table, majority=info["majority"]), width="stretch")

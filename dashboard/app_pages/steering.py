@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import steering_charts as charts
 from dashboard import steering_data as sd
 from dashboard import widgets
-from dashboard.charts import escape_markdown
+from dashboard.text import escape_markdown
 
 root, run_id = widgets.open_page(
     "Steering vectors",
@@ -34,7 +34,8 @@ widgets.link("steering_prompt", list(range(len(axes.prompts))), param="prompt")
 prompt = c_prompt.selectbox("Prompt", range(len(axes.prompts)), key="steering_prompt",
                             format_func=lambda i: repr(axes.prompts[i]))
 widgets.link("steering_mode", axes.modes, param="mode")
-mode = c_mode.radio("Continuation", axes.modes, key="steering_mode", horizontal=True)
+mode = c_mode.radio("Continuation", axes.modes, key="steering_mode", horizontal=True,
+                    format_func=escape_markdown)
 
 v = axes.vectors.index(vector_name)
 pos_target, neg_target = sd.targets(root, run_id, v)

@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import data, widgets
 from dashboard import training_dynamics_charts as charts
 from dashboard import training_dynamics_data as tdd
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "Training dynamics",
@@ -29,7 +30,7 @@ else:
 
 dyn = tdd.dynamics(root, run_id)
 phase = dyn.attrs.get("phase_change")
-rule = tdd.phase_rule_text(dyn.attrs)
+rule = esc(tdd.phase_rule_text(dyn.attrs))
 if phase:
     st.success(f"Phase change between step {phase['start_step']:,} and {phase['end_step']:,} "
                f"({phase['start_tokens']:,} to {phase['end_tokens']:,} tokens seen): {rule}.",

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import widgets
 from dashboard import xor_charts as charts
 from dashboard import xor_data as xd
+from dashboard.text import escape_markdown as esc
 
 root, run_id = widgets.open_page(
     "XOR",
@@ -28,7 +29,7 @@ t = steps.index(step)
 columns = st.columns(2)
 for row, column in zip(seeds.itertuples(), columns):
     with column:
-        st.markdown(f"**Seed {row.seed}** ({row.role}): {row.outcome}, final loss "
+        st.markdown(f"**Seed {esc(row.seed)}** ({esc(row.role)}): {esc(row.outcome)}, final loss "
                     f"{row.final_loss:.3g}, {row.final_accuracy:.0%} of the points right")
         points = xd.points_frame(root, run_id, row.index, t)
         st.altair_chart(charts.plane_chart(xd.boundary_frame(root, run_id, row.index, t),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboard import charts
+from dashboard import charts, text
 
 
 def test_token_label_and_escape():
@@ -14,7 +14,7 @@ def test_token_label_and_escape():
     assert charts.token_label("") == "∅"
     assert charts.token_label("x" * 30, max_len=12) == "x" * 11 + "…"
     assert charts.axis_labels(["a", " b"], start=5) == ["5:a", "6:·b"]
-    assert charts.escape_token("<script>&\"'") == "&lt;script&gt;&amp;&quot;&#x27;"
+    assert text.escape_token("<script>&\"'") == "&lt;script&gt;&amp;&quot;&#x27;"
 
 
 def test_diverging_scale_is_symmetric_about_zero():

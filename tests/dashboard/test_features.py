@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from dashboard import features_charts, features_data
-from tests.dashboard.app_helpers import n_charts, visit
+from store import StoreError
+from tests.dashboard.app_helpers import app, n_charts, visit
 from tests.dashboard.fixture_features import CAT_LATENT, DEAD_LATENT, S
 
 PAGE = "app_pages/features.py"
@@ -24,8 +26,10 @@ def test_features_page_ranks_searches_and_opens_a_card(dashboard_store: str) -> 
     assert CAT_LATENT in at.dataframe[0].value["latent"].tolist()
     at.number_input(key="features_latent").set_value(CAT_LATENT).run()
     assert not at.exception
-    contexts = [h.value for h in at.html if "monospace" in h.value]
-    assert len(contexts) == 4 + 4 and all("rgba(253,141,60" in c for c in contexts)
+    blocks = [h.value for h in at.html if "monospace" in h.value]  # top contexts, intervals
+    contexts = [c for b in blocks for c in b.split("font-family:monospace")[1:]]
+    assert len(blocks) == 2 and len(contexts) == 4 + 4
+    assert all("rgba(253,141,60" in c for c in contexts)
     assert all("<script>" not in c for c in contexts)
     assert any("&lt;script&gt;" in c for c in contexts)
     assert n_charts(at) >= 3  # density, histogram, logit effects
@@ -44,6 +48,46 @@ def test_dead_latent_and_out_of_range_index_say_so(dashboard_store: str) -> None
     assert not fresh.exception
     assert [w.value for w in fresh.warning if "does not exist" in w.value] == [
         f"Latent 99999 does not exist: this SAE has latents 0 to {S - 1}; showing latent 0."]
+
+
+def _does_not_exist(at) -> list[str]:
+    return [w.value for w in at.warning if "does not exist" in w.value]
+
+
+@pytest.mark.parametrize("asked", ["-3", str(S), "²", "5.0", "abc"])
+def test_a_latent_in_the_url_that_does_not_exist_is_one_warning(dashboard_store: str,
+                                                                  asked: str) -> None:
+    fresh = app(dashboard_store)
+    fresh.query_params["run"], fresh.query_params["latent"] = "gpt-1l", asked
+    fresh.switch_page(PAGE).run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    (warned,) = _does_not_exist(fresh)
+    assert warned.endswith(f"this SAE has latents 0 to {S - 1}; showing latent 0.")
+    assert any(s.value == "Latent 0" for s in fresh.subheader)
+
+
+def test_an_out_of_range_latent_in_the_widget_is_a_warning_not_a_traceback(
+        dashboard_store: str) -> None:  # fmt: skip
+    at = app(dashboard_store, "gpt-1l")
+    at.session_state["features_latent"] = S + 5  # left over from a run with a larger SAE
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _does_not_exist(at) == [f"Latent {S + 5} does not exist: this SAE has latents 0 "
+                                   f"to {S - 1}; showing latent 0."]
+    at.number_input(key="features_latent").set_value(-1).run()  # the widget keeps its bounds
+    assert not at.exception and any(s.value == "Latent 0" for s in at.subheader)
+
+
+def test_card_refuses_a_latent_out_of_range(dashboard_store: str) -> None:
+    for bad in (-1, S, 10**9):
+        with pytest.raises(StoreError, match=f"latent {bad} does not exist: this SAE has "
+                                             f"latents 0 to {S - 1}"):
+            features_data.card(dashboard_store, "gpt-1l", bad)
+    assert [features_data.latent_index(v, S) for v in ("7", 7, np.int64(7), S - 1)] == \
+        [7, 7, 7, S - 1]
+    assert all(features_data.latent_index(v, S) is None
+               for v in ("-1", "²", " 7", "7.0", 7.0, True, None, S, -1))
 
 
 def test_runs_without_an_sae_say_why(dashboard_store: str) -> None:
@@ -80,6 +124,12 @@ def test_rank_latents_by_token_and_by_text() -> None:
 def test_chart_builders() -> None:
     html = features_charts.context_html(["a", "<b>", " c"], [0.0, 2.0, 1.0], 1, 2.0)
     assert "<b>" not in html and "&lt;b&gt;" in html and 'title="2.000"' in html
+    examples = [{"tokens": ["a", "<b>"], "values": [0.5, 2.0], "highlight": 1,
+                 "activation": 2.0}, {"tokens": ["c"], "values": [1.25], "highlight": 0,
+                                      "activation": 1.25}]  # fmt: skip
+    block = features_charts.contexts_html(examples, 2.0)
+    assert block.count("font-family:monospace") == 2 and "<b>" not in block
+    assert block.index("2.000</code>") < block.index("&lt;b&gt;") < block.index("1.250</code>")
     spec = features_charts.density_chart(np.array([0.0, 0.01, 0.2, 0.002])).to_dict()
     values = spec["datasets"][next(iter(spec["datasets"]))]
     assert values[0] == {"bin": "dead", "latents": 1} and sum(v["latents"] for v in values) == 4

@@ -59,7 +59,7 @@ def test_score_map_spec():
 def test_no_head_over_a_threshold_is_said_in_words(dashboard_store):
     at = visit(dashboard_store, "attn-only-2l", PAGE)  # no uniform score is over 1.5
     (info,) = [i for i in at.info if "No head is over" in i.value]
-    assert "first\\-token threshold" in info.value and "the best is head" in info.value
+    assert "first-token threshold" in info.value and "the best is head" in info.value
     unmet = heads_data.unmet_rules(dashboard_store, "attn-only-2l")
     assert [u["label"] for u in unmet] == ["first-token"] and unmet[0]["best"] < 1.5
     assert heads_data.unmet_rules(dashboard_store, "attn-only-1l") == []  # no rules recorded

@@ -45,7 +45,7 @@ def test_prediction_is_revealed_only_after_commit_and_scored(store):
     at.selectbox(key="notebook_q0").set_value("1.1").run()
     at.button(key="notebook_commit0").click().run()
     assert not at.exception
-    assert any(s.value.startswith("Right") and "1\\.1" in s.value for s in at.success)
+    assert any(s.value.startswith("Right") and "**1.1**" in s.value for s in at.success)
     assert at.get("vega_lite_chart")  # the scores, the pick and the answer coloured
     saved = json.loads((Path(store) / "notebook" / "attn-only-2l.predictions.json").read_text())
     assert saved["predictions"]["label:induction"]["answer"] == "1.1"
