@@ -32,7 +32,11 @@ def matrices(root: str, run_id: str) -> list[str]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def embedding_points(root: str, run_id: str, method: str, matrix: str) -> pd.DataFrame:
-    """Map points: id, token, rank, x, y, category (method "pca" or "tsne"; matrix by name)."""
+    """Map points: id, token, rank, x, y, category (method "pca" or "tsne"; matrix by name).
+
+    Tokens without coordinates (NaN: outside the t-SNE subset of ``embeddings.tsne_tokens``)
+    are left out.
+    """
     xy = data.read_array(root, run_id, f"embeddings/{method}", embed_matrix=matrix)
     ids = data.read_array(root, run_id, "embeddings/token")
     table = data.token_table(ids, np.arange(len(ids)), data.token_strs(root, run_id), "rank")
@@ -40,7 +44,7 @@ def embedding_points(root: str, run_id: str, method: str, matrix: str) -> pd.Dat
     names = data.read(root, run_id, "embeddings/category_name").category.values
     codes = data.read_array(root, run_id, "embeddings/category")
     table["category"] = [str(names[c]) if 0 <= c < len(names) else "other" for c in codes]
-    return table
+    return table[np.isfinite(xy).all(axis=1)]  # t-SNE of a frequent subset: the rest are NaN
 
 
 def explained_variance(root: str, run_id: str) -> pd.DataFrame:

@@ -9,47 +9,35 @@ Nothing is downloaded: the user names a directory written by
 ``GPT2LMHeadModel.save_pretrained`` (``config.json`` + ``model.safetensors`` or
 ``pytorch_model.bin``). The mapping is ``interp_core.models.gpt2_hf``'s (docs/design.md,
 "Hugging Face GPT-2"). The rung imports the directory to ``<checkpoint_root>/imported/gpt2``
-and analyses it into the run ``gpt2``: every step but patching (:data:`GPT2_STEPS`), with
-:data:`GPT2_ANALYSIS`, step settings sized so
-that GPT-2 small (12 layers x 12 heads, d_model 768, 50,257 tokens) finishes in under 20
-minutes on 2 CPU cores and writes under 2 GB (bench/RESULTS.md, "GPT-2 small rung").
+and analyses it into the run ``gpt2``: every step but patching (:data:`GPT2_STEPS`). The
+import writes ``imported.json`` (``jobs.presets.IMPORT_FILE``) beside the checkpoint, so
+``analyze`` on it, from the rung or by hand, uses the ``gpt2`` analysis profile
+(``jobs.presets.ANALYSIS_PROFILES``): settings sized so that GPT-2 small (12 layers x 12
+heads, d_model 768, 50,257 tokens) finishes in under 20 minutes on 2 CPU cores and writes
+under 2 GB (bench/RESULTS.md, "The gpt2 rung on 2 cores"); ``--config``/``--set`` override it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from interp_core.jsonio import write_json_atomic
 from interp_core.models.checkpoint import CheckpointError
 from interp_core.models.gpt2_hf import export_hf_dir, import_hf_dir
 from interp_core.models.gpt2_hf_config import GPT2_RUNG, HFGPT2Error
 from jobs.analyze_model import AnalyzeConfig, analyze
 from jobs.errors import JobError
-from jobs.presets import TrainPreset
-from store import StoreError, open_store
+from jobs.presets import IMPORT_FILE
+from jobs.steps import STEP_NAMES
+from store import StoreError, location, open_store
 
-GPT2_ANALYSIS: dict[str, dict[str, Any]] = {
-    # 16 natural-text prompts of 128 BPE tokens: 12 x 12 attention maps of real text.
-    "heads": {"score_prompts": 16},
-    "attribution": {"max_prompts": 8},
-    "bigrams": {"n_tokens": 1000},
-    "embeddings": {"n_tokens": 2000, "tsne_iter": 300},
-    # Each full-OV/QK row is a 50,257-wide product: 256 and 100 rows keep 144 heads in minutes.
-    "circuits": {"accuracy_rows": 256, "n_tokens": 100},
-}
-"""Step settings of the gpt2 rung (the rest are the steps' defaults)."""
-
-GPT2_STEPS = ("tokens", "prompts", "vocab", "weights", "activations", "patterns", "training",
-              "heads", "dynamics", "attribution", "neurons", "bigrams", "embeddings", "circuits")
-"""Steps the rung runs, those measured on GPT-2 small (bench/gpt2_rung.py). Left out:
-patching, whose path-patching sweep alone is 12 x 12 x 37 forward passes of the whole model
-(hours on 2 cores), and the steps added since (sae, steering, probes, ...), not yet measured
-at this size. Add any with ``python -m jobs analyze --checkpoint
-<checkpoint_root>/imported/gpt2 --store-root <store_root> --run-id gpt2 --steps patching``."""
-
-GPT2_PROFILE = TrainPreset(tokenizer={"name": "gpt2"}, n_prompts=16, prompt_len=128, rrt_n=50,
-                           rrt_batch=8, analysis=GPT2_ANALYSIS)  # fmt: skip
-"""Analysis defaults of the gpt2 rung, in the form ``analyze`` takes a preset's."""
+GPT2_STEPS = tuple(n for n in STEP_NAMES if n != "patching")
+"""Steps the rung runs: all but patching, whose built-in sweeps alone are 12 x 12 x 37 path-
+patching forward passes of the whole model plus ~500 activation-patching ones (hours on 2
+cores). Add it with ``python -m jobs analyze --checkpoint <checkpoint_root>/imported/gpt2
+--store-root <store_root> --run-id gpt2 --steps patching``. Steps that do not apply (training
+dynamics without a training history, fine-tuning, the XOR MLP, the glass box) are recorded as
+skipped."""
 
 
 def import_gpt2(source: Path, out: Path) -> Path:
@@ -58,6 +46,8 @@ def import_gpt2(source: Path, out: Path) -> Path:
         path = import_hf_dir(source, out)
     except HFGPT2Error as err:
         raise JobError(str(err)) from None
+    write_json_atomic(path / IMPORT_FILE, {"from": "huggingface-gpt2", "source": str(source),
+                                           "analysis_profile": GPT2_RUNG}, indent=2)
     print(f"imported {source} -> {path}")
     return path
 
@@ -72,30 +62,29 @@ def export_gpt2(checkpoint: Path, out: Path) -> Path:
     return path
 
 
-def gpt2_rung(hf_dir: Path | None, store_root: Path, checkpoint_root: Path, *, device: str = "auto",
+def gpt2_rung(hf_dir: Path | None, store_root: Path | str, checkpoint_root: Path, *, device: str = "auto",
               corpus: str | None = None, seed: int = 0, progress: bool = True) -> Path:
     """Import ``hf_dir`` and analyse it into the run ``gpt2`` (skipped when that run is complete).
 
     Args:
         hf_dir: The user's GPT-2 directory (required unless the run is complete).
-        store_root: Store root of the ladder.
+        store_root: Store root of the ladder (a path or an fsspec URL).
         checkpoint_root: The ladder's checkpoint root; the import goes to ``imported/gpt2``.
     """
-    path = Path(store_root) / f"{GPT2_RUNG}.zarr"
-    if _complete(Path(store_root)):
+    path = location(store_root) / f"{GPT2_RUNG}.zarr"
+    if _complete(store_root):
         print(f"{GPT2_RUNG}: complete, skipping")
         return path
     if hf_dir is None:
         raise JobError("the gpt2 rung needs --gpt2-dir DIR: a directory written by "
                        "GPT2LMHeadModel.save_pretrained (nothing is downloaded)")
     out = import_gpt2(Path(hf_dir), Path(checkpoint_root) / "imported" / GPT2_RUNG)
-    return analyze(AnalyzeConfig(checkpoint=out, store_root=Path(store_root), run_id=GPT2_RUNG,
+    return analyze(AnalyzeConfig(checkpoint=out, store_root=store_root, run_id=GPT2_RUNG,
                                  device=device, corpus=corpus, seed=seed, overwrite=True,
-                                 steps=GPT2_STEPS),
-                   preset=GPT2_PROFILE, progress=progress)  # fmt: skip
+                                 steps=GPT2_STEPS), progress=progress)  # fmt: skip
 
 
-def _complete(store_root: Path) -> bool:
+def _complete(store_root: Path | str) -> bool:
     try:
         return GPT2_RUNG in open_store(store_root).runs()
     except StoreError:

@@ -141,3 +141,38 @@ PRESETS: dict[str, TrainPreset] = {
     ),
 }
 """PRESETS[name] -> TrainPreset."""
+
+
+ANALYSIS_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    # GPT-2 small (12 x 12 heads, d_model 768, 50,257 tokens, n_ctx 1024) on 2 CPU cores: the
+    # whole analysis in under 20 minutes and 2 GB (bench/RESULTS.md, "The gpt2 rung on 2 cores").
+    "gpt2": {
+        # 16 natural-text prompts of 128 BPE tokens: 12 x 12 attention maps of real text.
+        "tokens": {"n_prompts": 16, "prompt_len": 128, "rrt_n": 50, "rrt_batch": 8},
+        "heads": {"score_prompts": 16},
+        "attribution": {"max_prompts": 8},
+        "bigrams": {"n_tokens": 1000},
+        # PCA of all 50,257 W_E rows / W_U columns; t-SNE of the 2,000 most frequent.
+        "embeddings": {"n_tokens": 50257, "tsne_tokens": 2000, "tsne_iter": 300},
+        "circuits": {"accuracy_rows": 512, "n_tokens": 200},
+        "ioi": {"n_prompts": 8},
+        # Windows of 32 tokens: the activation buffer (640 windows) and its refill stay ~30k
+        # tokens, each run only up to the middle block (interp_core.sae.hook_activation).
+        "sae": {"expansion": 4, "seq_len": 32, "train_tokens": 16384, "batch_tokens": 512,
+                "eval_tokens": 1024, "dead_steps": 8},
+        "steering": {"sweep_layers": 3, "new_tokens": 16, "heldout_texts": 1},
+        "probes": {"n_prompts": 32, "prompt_len": 64, "max_tokens": 1000, "n_boot": 200},
+    },
+}
+"""ANALYSIS_PROFILES[name] -> analysis settings {step: {field: value}} of a model that was not
+trained by a preset: ``analyze`` uses the one a checkpoint's :data:`IMPORT_FILE` names (an
+imported GPT-2 gets ``gpt2``); ``--config`` and ``--set`` still override it."""
+
+IMPORT_FILE = "imported.json"
+"""What an imported checkpoint's importer wrote beside ``config.json``: where it came from
+and the analysis profile it gets, e.g. {"from": "huggingface-gpt2", "analysis_profile": "gpt2"}."""
+
+
+def profile_preset(name: str) -> TrainPreset:
+    """The analysis profile ``name`` in the form ``analyze`` takes a preset's."""
+    return TrainPreset(tokenizer={"name": "gpt2"}, analysis=ANALYSIS_PROFILES[name])

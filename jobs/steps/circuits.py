@@ -39,12 +39,12 @@ import numpy as np
 import torch
 
 from interp_core.analysis import (
+    FactoredMatrix,
     all_ov_copying_scores,
+    circuit_embedding,
     composition_baseline,
     composition_scores,
     fold_model,
-    full_ov,
-    full_qk,
     skip_trigrams,
 )
 from jobs.analysis_context import AnalysisContext
@@ -90,9 +90,31 @@ def _np(t: torch.Tensor, dtype) -> np.ndarray:
 
 
 @torch.no_grad()
+def _layer_sides(folded, layer: int, E: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The vocabulary-wide factors of every head of ``layer``, one GEMM each.
+
+    Returns ``W_O^h W_U`` [H, d_head, V] (the OV circuit's right factor) and ``E W_K^h``
+    [H, V, d_head] (the QK circuit's key side). Their left factors are needed only for the
+    stored source/query rows, so ``E W_V^h`` and ``E W_Q^h`` are never formed over the whole
+    vocabulary: at GPT-2 small's size this halves the step.
+    """
+    attn = folded.blocks[layer].attn
+    H, d, dh = attn.W_K.shape
+    W_U = folded.unembed.W_U.detach().float()  # [d_model, V]
+    out = (attn.W_O.detach().float().reshape(H * dh, d) @ W_U).reshape(H, dh, -1)
+    keys = (E @ attn.W_K.detach().float().permute(1, 0, 2).reshape(d, H * dh))  # [V, H * dh]
+    return out, keys.reshape(-1, H, dh).permute(1, 0, 2)
+
+
+@torch.no_grad()
 def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter
               ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Write the per-head OV/QK tables; returns OV top-1 and top-5 accuracy and their row count."""
+    """Write the per-head OV/QK tables; returns OV top-1 and top-5 accuracy and their row count.
+
+    Each table row is ``E[t] W_X^h`` times the head's vocabulary-wide factor
+    (:func:`_layer_sides`): the same entries as ``full_ov`` / ``full_qk`` rows, top-k over
+    the whole vocabulary.
+    """
     cfg = ctx.cfg
     L, H = cfg.n_layers, cfg.n_heads
     k = min(settings.k, cfg.d_vocab)
@@ -100,21 +122,25 @@ def _per_head(ctx: AnalysisContext, settings: Config, folded, writer: RunWriter
     tokens, _, _ = ctx.frequent_tokens(settings.n_tokens)
     acc_rows_t = torch.as_tensor(acc_rows, device=ctx.device)
     tokens_t = torch.as_tensor(tokens, device=ctx.device)
+    E = circuit_embedding(folded)  # [V, d_model], once for every head
+    E_acc, E_tok = E[acc_rows_t], E[tokens_t]
     top1 = np.zeros((L, H), dtype=np.float32)
     top5 = np.zeros((L, H), dtype=np.float32)
     shape = (L, H, len(tokens), k)
     ov_id, qk_id = np.zeros(shape, np.int32), np.zeros(shape, np.int32)
     ov_val, qk_val = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     for layer in range(L):
+        attn = folded.blocks[layer].attn
+        out, keys = _layer_sides(folded, layer, E)
         for head in range(H):
-            ov = full_ov(folded, layer, head, fold=False)
-            _, best = ov.topk_rows(min(5, cfg.d_vocab), rows=acc_rows_t)  # [rows, 5]
+            W_V, W_Q = attn.W_V[head].float(), attn.W_Q[head].float()
+            _, best = FactoredMatrix(E_acc @ W_V, out[head]).topk_rows(min(5, cfg.d_vocab))
             hit = best == acc_rows_t[:, None]
             top1[layer, head] = float(hit[:, 0].float().mean())
             top5[layer, head] = float(hit.any(-1).float().mean())
-            values, ids = ov.topk_rows(k, rows=tokens_t)
+            values, ids = FactoredMatrix(E_tok @ W_V, out[head]).topk_rows(k)
             ov_id[layer, head], ov_val[layer, head] = _np(ids, np.int32), _np(values, np.float32)
-            values, ids = full_qk(folded, layer, head, fold=False).topk_rows(k, rows=tokens_t)
+            values, ids = FactoredMatrix(E_tok @ W_Q, keys[head].T).topk_rows(k)
             qk_id[layer, head], qk_val[layer, head] = _np(ids, np.int32), _np(values, np.float32)
     writer.write("circuits/ov_top1", top1, rows=len(acc_rows))
     writer.write("circuits/ov_top5", top5, rows=len(acc_rows))

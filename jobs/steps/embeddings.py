@@ -6,7 +6,8 @@ preset, capped at the vocabulary; the context's frequency order) it writes:
 - ``embeddings/token`` [emb_token], ``embeddings/category`` [emb_token] (codes) with
   ``embeddings/category_name`` [category] (see ``interp_core.analysis.CATEGORIES``);
 - ``embeddings/matrix`` = ["W_E", "W_U"];
-- ``embeddings/pca`` and ``embeddings/tsne`` [embed_matrix, emb_token, map_axis];
+- ``embeddings/pca`` and ``embeddings/tsne`` [embed_matrix, emb_token, map_axis] (t-SNE of
+  the ``tsne_tokens`` most frequent of them when set, NaN for the rest; attr ``n_tokens``);
 - ``embeddings/explained_variance`` [embed_matrix, pc] (first 10 components; PCA is
   fitted on the same N tokens).
 
@@ -60,10 +61,14 @@ class Config:
     there, measured), else up to 8."""
     tsne: bool = True
     """False skips t-SNE (PCA only), e.g. for a quick look."""
+    tsne_tokens: int | None = None
+    """Most frequent of the mapped tokens t-SNE places (None: all ``n_tokens``); the others'
+    t-SNE coordinates are NaN. The gpt2 profile maps all 50,257 tokens by PCA and the
+    2,000 most frequent by t-SNE, whose cost grows with the token count."""
 
     def __post_init__(self) -> None:
-        for name in ("n_tokens", "tsne_iter"):
-            if getattr(self, name) < 1:
+        for name in ("n_tokens", "tsne_iter", "tsne_tokens"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
         if self.tsne_perplexity <= 0:
             raise ValueError(f"tsne_perplexity={self.tsne_perplexity}: must be positive")
@@ -117,16 +122,17 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
     strs = [ctx.token_strs[i] if i < len(ctx.token_strs) else str(i) for i in ids]
     pcs = min(N_PCS, ctx.cfg.d_model, len(ids))
     coords_pca = np.zeros((len(MATRICES), len(ids), 2), dtype=np.float32)
-    coords_tsne = np.zeros_like(coords_pca)
+    n_tsne = min(cfg.tsne_tokens or len(ids), len(ids))  # ids are ordered most frequent first
+    coords_tsne = np.full_like(coords_pca, np.nan)
     ratio = np.zeros((len(MATRICES), pcs), dtype=np.float32)
-    do_tsne = cfg.tsne and len(ids) >= 5
+    do_tsne = cfg.tsne and n_tsne >= 5
     for m, which in enumerate(MATRICES):
         X = embedding_vectors(ctx.model, which)[ids].cpu()  # [N, d_model]
         coords, ratio[m] = pca(X, pcs)
         coords_pca[m, :, : min(2, pcs)] = coords[:, :2]
         if do_tsne:
-            coords_tsne[m] = tsne(
-                X,
+            coords_tsne[m, :n_tsne] = tsne(
+                X[:n_tsne],
                 max_iter=n_iter,
                 perplexity=perplexity,
                 seed=0,
@@ -145,6 +151,7 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
             perplexity=perplexity,
             pca_dims=50,
             seed=0,
+            n_tokens=n_tsne,
         )
     writer.write("embeddings/explained_variance", ratio)
     return describe(MATRICES, ratio, len(ids))

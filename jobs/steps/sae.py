@@ -17,8 +17,8 @@ each top context), ``hist_counts`` / ``hist_edges`` (non-zero activations); ``ex
 then interval samples; ``example_group`` is -1 for a top context, else its activation
 interval); ``logit_ids`` / ``logit_values`` (top then bottom tokens of ``W_dec[i] · diag(γ_f)
 · W_U``, centred); ``neighbor_ids`` / ``neighbor_cos``. The big card arrays (``example_ids``,
-``example_acts``) are chunked one latent per chunk, so a page reads one latent's contexts
-without the rest; the small ones are whole arrays a page reads once. The
+``example_acts``) are chunked 16 latents per file, so a page reads one latent's contexts
+from one small file; the small ones are whole arrays a page reads once. The
 SAE itself is saved as checkpoint kind ``"sae"`` in ``<checkpoint>/sae/<hook name>/``, with
 an SAELens copy in its ``saelens/`` folder.
 
@@ -38,11 +38,14 @@ import dataclasses
 import numpy as np
 import torch
 
+from interp_core.config import ModelConfig
 from interp_core.sae import (SAE, ActivationBuffer, SAEConfig, export_saelens,
                              resid_activations, sae_metrics, save_sae, train_sae)
 from interp_core.sae_features import feature_data
+from interp_core.tokenizers import Tokenizer
 from interp_core.training import OptimConfig
 from jobs.analysis_context import AnalysisContext
+from jobs.errors import JobError
 from jobs.findings import Finding, fmt_num, fmt_pct, fmt_tokens
 from jobs.steps import Skipped
 from store import RunWriter
@@ -156,6 +159,14 @@ def _skip_reason(ctx: AnalysisContext) -> str | None:
     return None
 
 
+def check(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None) -> None:
+    """Reject a layer the model does not have before any run is created."""
+    n = model_cfg.n_layers
+    if n > 0 and cfg.layer >= n:
+        raise JobError(f"sae.layer={cfg.layer}: layer {cfg.layer} does not exist (the model has "
+                       f"layers 0..{n - 1}; -1 picks the middle one)")
+
+
 def train(ctx: AnalysisContext, cfg: Config) -> tuple[SAE, str, int]:
     """The trained SAE, its hook name and its layer."""
     layer = ctx.cfg.n_layers // 2 if cfg.layer == -1 else cfg.layer
@@ -213,7 +224,7 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding] |
 
 def _write(writer: RunWriter, metrics: dict, feats: dict[str, np.ndarray], meta: dict,
            cfg: Config) -> None:  # fmt: skip
-    """The ``sae/*`` arrays: metrics, then per latent its card data (one chunk per latent)."""
+    """The ``sae/*`` arrays: metrics, then per latent its card data (16 latents per chunk)."""
     writer.write("sae/metric", np.array(METRICS, dtype=object))
     writer.write("sae/metric_value", np.array([metrics[k] for k in METRICS], np.float32), **meta,
                  ce_rec="against zero ablation (SAELens ce_loss_score); ce_rec_mean against "

@@ -63,7 +63,11 @@ class Config:
     file: Path | None = None
     """Contrast-pair file (TOML or JSON, see jobs/steering_pairs.py) replacing the corpus defaults."""
     layers: tuple[int, ...] = ()
-    """Layers whose resid_pre is steered (empty: every layer)."""
+    """Layers whose resid_pre is steered (empty: every layer, or ``sweep_layers`` of them)."""
+    sweep_layers: int | None = None
+    """With ``layers`` empty: steer this many evenly spaced layers, the first and last
+    included, instead of every one (the gpt2 profile sweeps 3 of GPT-2 small's 12: each
+    layer costs a held-out pass per vector and coefficient)."""
     coefficients: tuple[float, ...] = (-4.0, -1.0, 0.0, 1.0, 4.0)
     """Coefficients c (ActAdd) / multipliers m (CAA) of the sweep."""
     new_tokens: int = 24
@@ -81,6 +85,24 @@ class Config:
                 raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
         if any(layer < 0 for layer in self.layers):
             raise ValueError(f"layers={self.layers}: layer indices are >= 0")
+        if self.sweep_layers is not None and self.sweep_layers < 1:
+            raise ValueError(f"sweep_layers={self.sweep_layers}: must be at least 1")
+
+
+def steered_layers(cfg: Config, n_layers: int) -> list[int]:
+    """The layers the sweep steers: ``layers``, else ``sweep_layers`` evenly spaced, else all.
+
+    Examples:
+        >>> steered_layers(Config(sweep_layers=3), 12)
+        [0, 6, 11]
+        >>> steered_layers(Config(sweep_layers=3), 2)
+        [0, 1]
+    """
+    if cfg.layers:
+        return list(cfg.layers)
+    if cfg.sweep_layers is None or cfg.sweep_layers >= n_layers:
+        return list(range(n_layers))
+    return sorted({int(x) for x in np.linspace(0, n_layers - 1, cfg.sweep_layers).round()})
 
 
 def load_pairs(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None, corpus: str) -> SteeringSet | None:
@@ -199,7 +221,7 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding] |
         return Skipped("the checkpoint has no tokenizer, so text contrast pairs cannot be encoded")
     if not pairs.pairs:
         return Skipped(f"no default contrast pair encodes on this tokenizer: {pairs.skipped}")
-    layers = list(cfg.layers) or list(range(ctx.cfg.n_layers))
+    layers = steered_layers(cfg, ctx.cfg.n_layers)
     coeffs = torch.tensor(cfg.coefficients, dtype=torch.float32, device=ctx.device)
     prompts = [torch.tensor([ids], dtype=torch.long, device=ctx.device) for ids in pairs.prompt_ids]
     width = max(p.shape[1] for p in prompts) + cfg.new_tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import altair as alt
 import pandas as pd
 
 from dashboard import circuits_charts, circuits_data, data
@@ -87,3 +88,19 @@ def test_circuits_page_explains_the_gap(steps_store) -> None:
     if circuits_data.copying_vs_top1(table) is not None:
         (info,) = [i for i in at.info if i.value.startswith("**Why head")]
         assert "copying" in info.value and "top-1" in info.value
+
+
+def test_gpt2_sized_maps_fit() -> None:
+    """12 x 12 heads: the copying map prints no values, composition is in layer order, small cells."""
+    heads = pd.DataFrame([{"layer": l, "head": h, "name": f"{l}.{h}", "copying": 0.1}
+                          for l in range(12) for h in range(12)])
+    assert len(circuits_charts.copying_map(heads).to_dict()["layer"]) == 1  # cells only
+    assert len(circuits_charts.copying_map(heads[heads["head"] < 4]).to_dict()["layer"]) == 2
+    comp = pd.DataFrame([{"src": f"{a}.{h}", "dst": f"{b}.{g}", "score": 0.0}
+                         for a in range(12) for h in range(12) for b in range(a + 1, 12)
+                         for g in range(12)])
+    with alt.data_transformers.disable_max_rows():  # Streamlit sends the rows itself
+        spec = circuits_charts.composition_heatmap(comp, "K").to_dict()
+    sort = spec["encoding"]["y"]["sort"]
+    assert sort[:3] == ["0.0", "0.1", "0.2"] and sort.index("0.10") > sort.index("0.9")
+    assert spec["width"]["step"] * comp["dst"].nunique() <= 640

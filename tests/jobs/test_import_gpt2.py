@@ -21,6 +21,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from dashboard.pages_registry import PAGES
 from interp_core.models.ladder import LADDER_ORDER
 from jobs.__main__ import main
+from jobs.presets import ANALYSIS_PROFILES
 from store import open_store
 from tests.dashboard.app_helpers import visit
 
@@ -167,11 +168,14 @@ def test_gpt2_rung_end_to_end_on_a_reduced_random_gpt2(tmp_path):
     assert {"tokens", "vocab", "weights", "activations", "patterns", "heads", "attribution",
             "neurons", "bigrams", "embeddings", "circuits"} <= done, steps  # fmt: skip
     assert "patching" not in steps  # left out of the rung: too slow at GPT-2 small's size
-    assert steps["circuits"]["settings"]["accuracy_rows"] == 256  # the rung's profile, not tiny's
+    profile = ANALYSIS_PROFILES["gpt2"]["circuits"]["accuracy_rows"]
+    assert steps["circuits"]["settings"]["accuracy_rows"] == profile  # the gpt2 profile, not tiny's
     assert run.sizes("heads/scores")["layer"] == 2 and run.sizes("vocab/token_str")["vocab"] == 50257
     text = "".join(run.read("tokens", prompt=0).coords["token_str"].values[1:])
     assert text.isprintable() and len(text) > 100  # real BPE text, decoded
-    assert np.isfinite(run.read("embeddings/tsne").values).all()
+    tsne = run.read("embeddings/tsne")  # t-SNE of the most frequent tokens, NaN for the rest
+    n_tsne = tsne.attrs["n_tokens"]
+    assert np.isfinite(tsne.values[:, :n_tsne]).all() and np.isnan(tsne.values[:, n_tsne:]).all()
     for page in PAGES:  # every page renders the 50,257-token, n_ctx-1024 run without raising
         visit(str(tmp_path / "store"), "gpt2", page.script, timeout=120)
     again = _cli("ladder", "--rungs", "gpt2", "--gpt2-dir", src, "--store-root", tmp_path / "store")

@@ -65,3 +65,30 @@ def test_embeddings_step_writes_maps_and_categories(tmp_path: Path) -> None:
     )
     tsne = run.read("embeddings/tsne").values
     assert tsne.shape == (2, 40, 2) and np.isfinite(tsne).all() and tsne.std() > 0
+
+
+def test_tsne_tokens_maps_a_frequent_subset_and_the_page_drops_the_rest(tmp_path: Path) -> None:
+    """PCA of every mapped token, t-SNE of the ``tsne_tokens`` most frequent (NaN for the rest)."""
+    from dashboard import embeddings_data  # noqa: PLC0415
+
+    model = Transformer(
+        ModelConfig(n_layers=1, d_model=16, n_heads=2, d_head=8, d_vocab=V, n_ctx=16), seed=0
+    )
+    ctx = AnalysisContext(
+        run_id="r", model=model, device=torch.device("cpu"), eval_tokens=torch.zeros(2, 8, dtype=torch.long),
+        rrt=repeated_random_tokens(n=3, batch=1, pool=range(1, V), bos_id=0), bos_id=0,
+        token_strs=STRS, checkpoint_dir=tmp_path, train_stream=np.repeat(np.arange(V), np.arange(V) + 1),
+    )  # fmt: skip
+    writer = RunWriter.create(tmp_path / "store", run_id="r")
+    embeddings.run(ctx, embeddings.Config(n_tokens=V, tsne_tokens=20, tsne_iter=250), writer)
+    writer.finalize()
+    run = open_store(tmp_path / "store").run("r")
+    pcs = run.read("embeddings/pca").values
+    assert np.isfinite(pcs).all() and pcs.shape[1] == V - 1  # every token but BOS
+    tsne = run.read("embeddings/tsne")
+    assert tsne.attrs["n_tokens"] == 20
+    assert np.isfinite(tsne.values[:, :20]).all() and np.isnan(tsne.values[:, 20:]).all()
+    root = str(tmp_path / "store")
+    assert len(embeddings_data.embedding_points(root, "r", "pca", "W_E")) == V - 1
+    tsne_points = embeddings_data.embedding_points(root, "r", "tsne", "W_U")
+    assert len(tsne_points) == 20 and np.isfinite(tsne_points[["x", "y"]].values).all()

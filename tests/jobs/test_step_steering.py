@@ -214,3 +214,11 @@ def test_cli_rejects_a_bad_steering_file_before_any_run(tmp_path: Path) -> None:
                           "--steering", str(tmp_path / "none.toml")], capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.returncode == 2 and "--steering" in out.stderr and "no such file" in out.stderr
+
+
+def test_sweep_layers_picks_evenly_spaced_layers_with_the_first_and_last() -> None:
+    layers, Config = steering.steered_layers, steering.Config
+    assert layers(Config(sweep_layers=3), 12) == [0, 6, 11]
+    assert layers(Config(sweep_layers=3), 2) == [0, 1]  # fewer layers than asked: all
+    assert layers(Config(), 4) == [0, 1, 2, 3]
+    assert layers(Config(layers=(2,), sweep_layers=3), 12) == [2]  # layers wins
