@@ -53,7 +53,8 @@ DEFAULT_STORE_ROOT = "./lab-store"
 
 
 def default_store_root() -> str:
-    """INTERP_STORE if set, else ``./lab-store``."""
+    """INTERP_STORE if set (a path or an fsspec URL such as ``s3://bucket/lab-store``), else
+    ``./lab-store``."""
     return os.environ.get("INTERP_STORE") or DEFAULT_STORE_ROOT
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from dashboard import data
+from store import location
 
 __all__ = ["NOTEBOOK_DIR", "NONE", "NotebookError", "Question", "notes_path",
            "predictions_path", "read_notes", "save_notes", "read_predictions",
@@ -75,7 +76,7 @@ class Question:
 
 # --------------------------------------------------------------------------- files
 def _folder(root: str) -> Path:
-    return Path(root) / NOTEBOOK_DIR
+    return location(root) / NOTEBOOK_DIR  # a URL root (s3://...) keeps its notes there too
 
 
 def _safe(run_id: str) -> str:
@@ -93,8 +94,12 @@ def predictions_path(root: str, run_id: str) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename
+    (on an object store, one PUT: it replaces the object whole)."""
     try:
+        if not isinstance(path, Path):
+            path.write_text(text)
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:

@@ -7,6 +7,13 @@ Batch ``s`` must depend only on ``s`` (seed a generator with ``(seed, s)`` as
 :func:`sample_batch` does), so that a run resumed from a checkpoint draws the same batches
 as one that never stopped.
 
+Under ``torchrun`` (pass ``ranks`` from :func:`interp_core.distributed.process_group`) the
+model is wrapped in DistributedDataParallel and every rank takes its equal share of each
+global batch, so a step is the single-process step: each rank's loss is a mean over its
+rows, DDP averages the gradients (the mean over the whole batch), clipping then sees the
+global gradient norm, and the logged loss is the ranks' mean. Rank 0 alone evaluates,
+checkpoints and shows progress.
+
 Resume state (weights, AdamW moments, the torch / numpy / python RNGs and the
 :class:`TrainState`) is one safetensors file, written at every checkpoint step next to
 the caller's own checkpoint (``save_fn``). A resumed run reproduces the uninterrupted one
@@ -39,7 +46,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
+
+from interp_core.distributed import Ranks
 
 PRECISIONS = ("auto", "fp32", "bf16")
 RESUME_FILE = "state.safetensors"
@@ -231,6 +241,29 @@ def _rows(batch: Batch) -> int:
     return _rows(first)
 
 
+def _shard(batch: Batch, ranks: Ranks) -> Batch:
+    """This rank's equal share of the rows of a global ``batch``."""
+    if not ranks.distributed:
+        return batch
+    if _rows(batch) % ranks.world:
+        raise ValueError(f"a batch of {_rows(batch)} rows cannot be split evenly over "
+                         f"{ranks.world} processes; use a batch size divisible by {ranks.world}")
+    return _split(batch, ranks.world)[ranks.rank]
+
+
+def _wrap(model: nn.Module, ranks: Ranks) -> nn.Module:
+    """``model`` in DistributedDataParallel when there are several ranks (it averages grads)."""
+    if not ranks.distributed:
+        return model
+    device = next(model.parameters()).device
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                   else None)  # fmt: skip
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
@@ -252,7 +285,8 @@ def train_step(
     loss is weighted by its share of the rows, so a mean loss gives the big batch's gradient.
     ``before_step(model)`` runs on the clipped gradients just before the update (say, to
     project out a gradient component), ``after_step(model)`` just after it (say, to put
-    weights back on a constraint such as unit-norm SAE decoder rows).
+    weights back on a constraint such as unit-norm SAE decoder rows). ``model`` may be wrapped
+    in DistributedDataParallel (``fit`` does so under torchrun); both hooks get the inner module.
     """
     lr = lr_at(step, cfg.steps, cfg.lr, cfg.warmup_frac, cfg.min_lr_frac)
     for group in opt.param_groups:
@@ -275,11 +309,11 @@ def train_step(
     else:
         grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
     if before_step is not None:
-        before_step(model)
+        before_step(_unwrap(model))
     opt.step()
     if after_step is not None:
         with torch.no_grad():
-            after_step(model)
+            after_step(_unwrap(model))
     return StepResult(loss=loss_sum, grad_norm=grad_norm, lr=lr)
 
 
@@ -387,6 +421,7 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     before_step: Callable[[nn.Module], None] | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
+    ranks: Ranks | None = None,
 ) -> TrainState:
     """Train ``model`` for ``cfg.steps`` steps (continuing from ``resume_dir`` if it holds state).
 
@@ -412,19 +447,28 @@ def fit(
             before the update (e.g. remove the gradient parallel to unit-norm rows).
         after_step: ``after_step(model)`` after every update, under ``torch.no_grad()``
             (e.g. renormalise those rows).
+        ranks: the job's processes (:func:`interp_core.distributed.process_group`); None is
+            one process. With several, ``batch_fn`` still returns the global batch (its rows
+            must divide by ``ranks.world``), and ``eval_fn``, ``save_fn``, the resume state
+            and the bar run on rank 0 only.
 
     Returns:
-        The final :class:`TrainState`.
+        The final :class:`TrainState` (on ranks other than 0, without evals or checkpoints).
     """
+    ranks = ranks or Ranks()
     model.train()
     opt = optimizer or make_optimizer(model, cfg)
     state = (load_resume(resume_dir, model, opt) if resume_dir else None) or TrainState()
-    if state.step > 0:
+    ranks.barrier()  # every rank has read the resume state before rank 0 writes a new one
+    net = _wrap(model, ranks)
+    if state.step > 0 and ranks.main:
         print(f"{desc}: resuming from step {state.step} ({resume_dir})")
     keep, autocast = set(checkpoint_at), cfg.autocast(next(model.parameters()).device.type)
     started = time.perf_counter() - state.wall_time
 
     def checkpoint(step: int) -> None:
+        if not ranks.main:
+            return
         if save_fn is not None and (record := save_fn(model, step)) is not None:
             state.checkpoints.append(record)
         state.wall_time = time.perf_counter() - started
@@ -434,17 +478,18 @@ def fit(
     if state.step == 0 and 0 in keep:
         checkpoint(0)
     bar = tqdm(range(state.step, cfg.steps), initial=state.step, total=cfg.steps, desc=desc,
-               unit="step", disable=not progress)  # fmt: skip
+               unit="step", disable=not (progress and ranks.main))  # fmt: skip
     for step in bar:
-        result = train_step(model, opt, batch_fn(step), loss_fn, cfg, step,
+        result = train_step(net, opt, _shard(batch_fn(step), ranks), loss_fn, cfg, step,
                             before_step=before_step, after_step=after_step)
         state.step = done = step + 1
         if done % log_every == 0 or done in (1, cfg.steps):
-            loss = result.loss.item()
+            loss = ranks.mean(result.loss).item()
             _append(state.curve, {"step": done, "loss": loss, "lr": result.lr,
                                   "grad_norm": result.grad_norm.item()})  # fmt: skip
             bar.set_postfix(loss=f"{loss:.3f}")
-        if eval_fn is not None and ((eval_every and done % eval_every == 0) or done == cfg.steps):
+        due = (eval_every and done % eval_every == 0) or done == cfg.steps
+        if eval_fn is not None and due and ranks.main:
             _append(state.evals, {"step": done, **_evaluate(model, eval_fn, done, autocast)})
         if done in keep:
             checkpoint(done)

@@ -37,15 +37,26 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+def _store_root(text: str) -> Path | str:
+    """--store-root: a directory, or an fsspec URL kept as written (``s3://bucket/lab-store``;
+    a Path would fold its ``//``); a ``file://`` URL is its local directory."""
+    from store import location  # noqa: PLC0415 (store._fs: the standard library only)
+
+    root = location(text)
+    return root if isinstance(root, Path) else text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Interpretability lab jobs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,analyze,ladder,import,export,finetune}")
 
     lad = sub.add_parser("ladder", help="train and analyse every rung into one store")
     lad.add_argument("--preset", default="tiny", help=f"one of {', '.join(PRESETS)} (default tiny)")
-    lad.add_argument("--store-root", type=Path, default=Path("lab-store"), help="store directory")
+    lad.add_argument("--store-root", type=_store_root, default=Path("lab-store"),
+                     help="store directory or fsspec URL (s3://bucket/lab-store)")
     lad.add_argument("--checkpoint-root", type=Path, default=None,
-                     help="checkpoint directory (default <store-root>/../checkpoints)")
+                     help="checkpoint directory (default <store-root>/../checkpoints; "
+                          "./checkpoints for a URL store root)")
     lad.add_argument("--corpus", default=None, help="corpus name (stdlib, shakespeare) or a path")
     lad.add_argument("--device", default="auto", help="auto, cpu or cuda")
     lad.add_argument("--rungs", nargs="+", default=[XOR_RUNG, *RUNGS], help=f"subset of {', '.join((XOR_RUNG, *RUNGS, GPT2_RUNG))}")
@@ -83,7 +94,8 @@ def _parser() -> argparse.ArgumentParser:
 
     an = sub.add_parser("analyze", help="analyse any checkpoint directory into a store run")
     an.add_argument("--checkpoint", type=Path, default=None, help="config.json + model.safetensors dir")
-    an.add_argument("--store-root", type=Path, default=Path("lab-store"), help="store directory")
+    an.add_argument("--store-root", type=_store_root, default=Path("lab-store"),
+                    help="store directory or fsspec URL (s3://bucket/lab-store)")
     an.add_argument("--run-id", default=None, help="run name (default: checkpoint directory name)")
     an.add_argument("--device", default="auto", help="auto, cpu or cuda")
     an.add_argument("--steps", default=None,
@@ -149,6 +161,12 @@ def _check_dir_target(flag: str, path: Path) -> None:
             return
 
 
+def _check_store_root(root: Path | str) -> None:
+    """A local store root is a directory target; a URL root is checked when the job opens it."""
+    if isinstance(root, Path):
+        _check_dir_target("--store-root", root)
+
+
 def _check_seed(seed: int) -> None:
     if not 0 <= seed < 2**32:
         raise JobError(f"--seed {seed}: use a whole number from 0 to {2**32 - 1}")
@@ -174,6 +192,10 @@ def _check_xor_train(args: argparse.Namespace) -> None:
 
 def _check_train(args: argparse.Namespace) -> None:
     _check_choice("engine", args.engine, ("torch", "glassbox"))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.engine == "glassbox"
+                                                       or args.model == XOR_RUNG):
+        raise JobError("under torchrun only --engine torch trains (a transformer rung, with "
+                       "DistributedDataParallel); run this one as a single process")
     if args.engine == "glassbox" and (args.model == XOR_RUNG or args.device == "cuda"
                                       or args.precision == "bf16"):
         raise JobError("--engine glassbox trains a transformer rung on the CPU in float32; "
@@ -206,7 +228,7 @@ def _check_ladder(args: argparse.Namespace) -> None:
             raise JobError("--rungs gpt2 needs --gpt2-dir DIR: a directory written by "
                            "GPT2LMHeadModel.save_pretrained (nothing is downloaded)")
         _check_gpt2_source(args.gpt2_dir, "--gpt2-dir")
-    _check_dir_target("--store-root", args.store_root)
+    _check_store_root(args.store_root)
     if args.checkpoint_root is not None:
         _check_dir_target("--checkpoint-root", args.checkpoint_root)
 
@@ -256,6 +278,18 @@ def _analyze_settings(args: argparse.Namespace) -> tuple[tuple[str, ...] | None,
     return steps, settings
 
 
+def _checkpoint_kind(checkpoint: Path) -> str | None:
+    """The ``kind`` in a checkpoint's config.json, or None when it cannot be read here (the
+    job itself then reports what is wrong with the file)."""
+    import json  # noqa: PLC0415
+
+    try:
+        raw = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return raw.get("kind") if isinstance(raw, dict) else None
+
+
 def _check_analyze(args: argparse.Namespace) -> None:
     if args.checkpoint is None:
         raise JobError("--checkpoint DIR is required (a directory with config.json and model.safetensors)")
@@ -263,6 +297,11 @@ def _check_analyze(args: argparse.Namespace) -> None:
         raise JobError(f"no checkpoint directory at {args.checkpoint} (--checkpoint)")
     if not (args.checkpoint / "config.json").is_file():
         raise JobError(f"{args.checkpoint} has no config.json: not a checkpoint directory (--checkpoint)")
+    text_inputs = [flag for flag, value in (("--prompts", args.prompts), ("--patching", args.patching),
+                                             ("--steering", args.steering)) if value is not None]
+    if text_inputs and _checkpoint_kind(args.checkpoint) == XOR_RUNG:
+        raise JobError(f"{args.checkpoint} is an XOR network (four points, no text): "
+                       f"{', '.join(text_inputs)} apply to transformer checkpoints only")
     if args.patching is not None and not args.patching.is_file():
         raise JobError(f"--patching {args.patching}: no such file")
     if args.steering is not None and not args.steering.is_file():
@@ -276,7 +315,7 @@ def _check_analyze(args: argparse.Namespace) -> None:
                        "(no '/', not starting with '.')")
     _check_choice("device", args.device, DEVICES)
     _check_seed(args.seed)
-    _check_dir_target("--store-root", args.store_root)
+    _check_store_root(args.store_root)
 
 
 def _run(args: argparse.Namespace) -> None:

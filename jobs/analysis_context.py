@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from interp_core.config import ModelConfig
+from interp_core.distributed import Ranks
 from interp_core.hooks import Cache, NameFilter
 from interp_core.models.checkpoint import TRANSFORMER
 from interp_core.models.transformer import Transformer
@@ -88,6 +89,8 @@ class AnalysisContext:
     """Preset the checkpoint was trained with (or 'tiny' for foreign checkpoints)."""
     batch_size: int = 16
     """Prompts per forward pass."""
+    ranks: Ranks = Ranks()
+    """The job's processes under torchrun (``jobs/distributed.py``); alone, rank 0 of 1."""
     _memo: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:

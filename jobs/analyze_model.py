@@ -12,7 +12,10 @@ Any checkpoint directory works (``config.json`` + ``model.safetensors`` with
 TransformerLens keys): ours, an imported GPT-2, or hand-set weights. What the checkpoint
 knows decides what the run holds: a ``training.json`` adds the loss curve and training
 dynamics; a tokenizer adds readable tokens and natural-text prompts (without one, prompts
-are random tokens and tokens are shown as ids).
+are random tokens and tokens are shown as ids). An ``imported.json`` (``python -m jobs
+import`` writes one) names the analysis profile the settings start from (an imported GPT-2:
+``gpt2``, sized for GPT-2 small on 2 CPU cores; ``jobs.presets.ANALYSIS_PROFILES``) instead
+of the training preset's.
 
 Three ways a run is written, all crash-safe (``store.RunWriter``):
 
@@ -34,6 +37,11 @@ The analysis dispatches on the checkpoint's kind: a step runs on the kinds its m
 ``KINDS`` names (transformers when absent) and is recorded as skipped, with a reason, on the
 others. An XOR MLP (kind ``xor-mlp``) gets an ``XorContext`` and only the ``xor`` step runs
 on it (docs/methods.md §15); on a transformer the ``xor`` step is skipped.
+
+Under ``torchrun`` (``python -m torch.distributed.run --standalone --nproc-per-node N -m jobs
+analyze ...``) the steps marked ``SPLIT`` share the prompts out over the processes and the
+others run on rank 0 alone; rank 0 creates, records and completes the run
+(``jobs/distributed.py``).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp_core.config import ModelConfig
+from interp_core.distributed import Ranks, launched, process_group
 from interp_core.models.checkpoint import (
     TRANSFORMER,
     CheckpointError,
@@ -62,8 +71,9 @@ from interp_core.tokenizers import Tokenizer, TokenizerError, load_tokenizer
 from jobs._common import JobError, provenance, resolve_device, seed_everything, use_all_cores
 from jobs.analysis_context import XOR_KIND, AnalysisContext, StepCheckpoint, XorContext
 from jobs.data import prepare_data
+from jobs.distributed import is_main, shared_writer, step_writer
 from jobs.findings import Finding
-from jobs.presets import PRESETS, TrainPreset
+from jobs.presets import ANALYSIS_PROFILES, IMPORT_FILE, PRESETS, TrainPreset, profile_preset
 from jobs.step_settings import SettingsError, build_config, settings_dict
 from jobs.steps import STEP_NAMES, Skipped, UnknownStepError, check_names, load_step, resolve_steps
 from jobs.train_model import TRAINING_FILE
@@ -76,8 +86,8 @@ class AnalyzeConfig:
 
     checkpoint: Path
     """Checkpoint directory (config.json + model.safetensors)."""
-    store_root: Path = Path("lab-store")
-    """Store root; the run is written to <store_root>/<run_id>.zarr."""
+    store_root: Path | str = Path("lab-store")
+    """Store root (a path or an fsspec URL, s3://...); the run is <store_root>/<run_id>.zarr."""
     run_id: str | None = None
     """Run name; defaults to the checkpoint directory's name."""
     device: str = "auto"
@@ -109,6 +119,8 @@ class _Checkpoint:
     record: dict[str, Any] | None
     tokenizer: Tokenizer | None
     preset_name: str
+    profile: str | None = None
+    """The analysis profile its importer named (``jobs.presets.ANALYSIS_PROFILES``), or None."""
 
 
 def _read_checkpoint(checkpoint: Path) -> _Checkpoint:
@@ -131,8 +143,33 @@ def _read_checkpoint(checkpoint: Path) -> _Checkpoint:
             raise JobError(f"cannot load the tokenizer of {checkpoint}: {err}") from None
         if tok.d_vocab != model_cfg.d_vocab:
             raise JobError(f"tokenizer has {tok.d_vocab} tokens but the model's d_vocab is {model_cfg.d_vocab}")
-    preset = (record or {}).get("summary", {}).get("preset") or raw.get("preset") or "tiny"
-    return _Checkpoint(checkpoint, model_cfg, raw, record, tok, preset)
+    profile = _import_profile(checkpoint)
+    preset = (record or {}).get("summary", {}).get("preset") or raw.get("preset") or profile or "tiny"
+    return _Checkpoint(checkpoint, model_cfg, raw, record, tok, preset, profile)
+
+
+def _import_profile(checkpoint: Path) -> str | None:
+    """The analysis profile an imported checkpoint's :data:`~jobs.presets.IMPORT_FILE` names."""
+    path = checkpoint / IMPORT_FILE
+    if not path.is_file():
+        return None
+    try:
+        name = json.loads(path.read_text(encoding="utf-8")).get("analysis_profile")
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError, AttributeError) as err:
+        raise JobError(f"{path} is unreadable ({err}); delete it (the default analysis settings "
+                       "apply) or import the model again") from None
+    if name is not None and name not in ANALYSIS_PROFILES:
+        raise JobError(f"{path} names the analysis profile {name!r}; known profiles are "
+                       f"{', '.join(ANALYSIS_PROFILES)}")
+    return name
+
+
+def _default_preset(ckpt: _Checkpoint) -> TrainPreset:
+    """Settings a checkpoint gets before --config/--set: its importer's profile (an imported
+    GPT-2: ``gpt2``), else its training preset's (tiny when it names none)."""
+    if ckpt.profile is not None:
+        return profile_preset(ckpt.profile)
+    return PRESETS.get(ckpt.preset_name, PRESETS["tiny"])
 
 
 def _step_configs(cfg: AnalyzeConfig, preset: TrainPreset, plan: list[str], ckpt: _Checkpoint) -> dict[str, Any]:
@@ -195,7 +232,7 @@ def _rrt(ckpt: _Checkpoint, train: np.ndarray | None, tokens_cfg: Any, seed: int
 
 
 def _context(cfg: AnalyzeConfig, ckpt: _Checkpoint, tokens_cfg: Any, device: torch.device,
-             run_id: str) -> tuple[AnalysisContext, dict]:
+             run_id: str, ranks: Ranks) -> tuple[AnalysisContext, dict]:
     try:
         model = load_checkpoint(ckpt.path, device=device)
     except CheckpointError as err:
@@ -214,6 +251,7 @@ def _context(cfg: AnalyzeConfig, ckpt: _Checkpoint, tokens_cfg: Any, device: tor
         checkpoint_dir=ckpt.path, step_checkpoints=step_ckpts, train_stream=train, val_stream=val,
         training_record=ckpt.record, tokenizer=tok, preset=ckpt.preset_name,
         corpus=prompt_meta.get("corpus"), corpus_max_chars=prompt_meta.get("max_chars"),
+        ranks=ranks,
     )  # fmt: skip
     return ctx, prompt_meta | {"n_prompts": int(tokens.shape[0]), "prompt_len": int(tokens.shape[1])}
 
@@ -290,12 +328,16 @@ def _run_steps(ctx: AnalysisContext, plan: list[str], configs: dict[str, Any], w
     """Run each step of ``plan``; returns its ``steps`` record and its findings by step."""
     record: dict[str, dict[str, Any]] = {}
     findings: dict[str, list[dict]] = {}
-    bar = tqdm(plan, desc=f"analyze {ctx.run_id}", unit="step", disable=not progress)
+    bar = tqdm(plan, desc=f"analyze {ctx.run_id}", unit="step",
+               disable=not (progress and is_main(writer)))
     for name in bar:
         bar.set_postfix(step=name)
         module, t0 = load_step(name), time.perf_counter()
+        here = step_writer(writer, module)
+        if here is None:
+            continue  # under torchrun this step runs on rank 0 alone
         seed_everything(seed)  # each step sees the same RNG state, whatever ran before it
-        outcome = (module.run(ctx, configs[name], writer) if ctx.kind in _kinds(module)
+        outcome = (module.run(ctx, configs[name], here) if ctx.kind in _kinds(module)
                    else Skipped(NOT_FOR_KIND[ctx.kind]))
         skipped = outcome if isinstance(outcome, Skipped) else None
         record[name] = {"settings": settings_dict(configs[name]), "writes": list(module.WRITES),
@@ -340,10 +382,13 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
         raise JobError(str(err)) from None
     checkpoint = Path(cfg.checkpoint)
     if _kind(checkpoint) == XOR_KIND:
+        if launched():
+            raise JobError(f"{checkpoint} holds an XOR MLP (four points): analyse it as one "
+                           "process, without torchrun")
         return _analyze_xor(cfg, checkpoint, preset, started, progress)
     ckpt = _read_checkpoint(checkpoint)
     run_id = cfg.run_id or checkpoint.name
-    preset = preset or PRESETS.get(ckpt.preset_name, PRESETS["tiny"])
+    preset = preset or _default_preset(ckpt)
     old = _complete_run(cfg.store_root, run_id)
     asked = _asked_steps(cfg, complete=old is not None and not cfg.overwrite)
     rewrite = old is not None and asked is not None and not cfg.overwrite
@@ -359,21 +404,29 @@ def analyze(cfg: AnalyzeConfig, *, preset: TrainPreset | None = None, progress: 
     use_all_cores()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
-    ctx, prompt_meta = _context(cfg, ckpt, configs["tokens"], device, run_id)
-    if rewrite and "tokens" not in plan:
-        _same_prompts(old, ctx)
-    try:
-        if rewrite:
-            writer = RunWriter.rewrite(cfg.store_root, run_id=run_id,
-                                       groups=[g for n in plan for g in load_step(n).WRITES])
-        else:
-            writer = RunWriter.create(cfg.store_root, run_id=run_id, overwrite=cfg.overwrite,
-                                      attrs=_run_attrs(ckpt, ctx, prompt_meta, device, cfg.seed))
-    except StoreError as err:
-        raise JobError(str(err)) from None
-    record, found = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
-    return _finish(writer, old if rewrite else None, plan, record, found, device, cfg.seed,
-                   started, checkpoint)
+    with process_group(device.type) as ranks:
+        device = ranks.device(device)
+        with ranks.main_first():  # rank 0 fills the token cache; the others read it
+            ctx, prompt_meta = _context(cfg, ckpt, configs["tokens"], device, run_id, ranks)
+        if rewrite and "tokens" not in plan:
+            _same_prompts(old, ctx)
+
+        def make() -> RunWriter:
+            try:
+                if rewrite:
+                    return RunWriter.rewrite(cfg.store_root, run_id=run_id,
+                                             groups=[g for n in plan for g in load_step(n).WRITES])
+                return RunWriter.create(cfg.store_root, run_id=run_id, overwrite=cfg.overwrite,
+                                        attrs=_run_attrs(ckpt, ctx, prompt_meta, device, cfg.seed))
+            except StoreError as err:
+                raise JobError(str(err)) from None
+
+        writer = shared_writer(ranks, make, cfg.store_root, run_id)
+        record, found = _run_steps(ctx, plan, configs, writer, cfg.seed, progress)
+        if not is_main(writer):
+            return writer.finalize()  # waits for every rank; rank 0 completes the run
+        return _finish(writer, old if rewrite else None, plan, record, found, device, cfg.seed,
+                       started, checkpoint)
 
 
 def _finish(writer: RunWriter, old: Any, plan: list[str], record: dict[str, dict[str, Any]],

@@ -324,14 +324,14 @@ LADDER_STEPS = {"tiny": 12, "cpu": 400, "gpu": 2000}
 also half the preset's)."""
 
 
-def ladder_finetunes(base: Path, ckpt_root: Path, store_root: Path, run_prefix: str, *,
+def ladder_finetunes(base: Path, ckpt_root: Path, store_root: Path | str, run_prefix: str, *,
                      device: str = "auto", seed: int = 0, progress: bool = True) -> list[Path]:
     """Fine-tune the ladder's ``base`` in every LADDER_VARIANTS way on the other corpus
     (shakespeare, or stdlib for a base trained on shakespeare), side by side under
     ``<ckpt_root>/<base>-ft-<corpus>/``, and analyse each (``finetune`` step and its needs)
     into run ``<run_prefix>-ft-<variant>``; complete runs are kept. Returns the run paths."""
     from jobs.analyze_model import AnalyzeConfig, analyze  # noqa: PLC0415
-    from store import StoreError, open_store  # noqa: PLC0415
+    from store import StoreError, location, open_store  # noqa: PLC0415
 
     summary = base_record(base)
     corpus = "stdlib" if summary.get("data", {}).get("corpus") == "shakespeare" else "shakespeare"
@@ -350,7 +350,7 @@ def ladder_finetunes(base: Path, ckpt_root: Path, store_root: Path, run_prefix: 
             finetune(FinetuneConfig(checkpoint=base, corpus=corpus, out=out, steps=steps, seed=seed,
                                     device=device, **variant), progress=progress, batch_size=batch)  # fmt: skip
         paths.append((out, rid))
-    return [Path(store_root) / f"{rid}.zarr" if rid in complete else
+    return [location(store_root) / f"{rid}.zarr" if rid in complete else
             analyze(AnalyzeConfig(checkpoint=out, store_root=store_root, run_id=rid, device=device,
                                   seed=seed, overwrite=True, steps=("finetune",)), progress=progress)
             for out, rid in paths]  # fmt: skip

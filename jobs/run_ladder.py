@@ -4,7 +4,8 @@ Example:
     python -m jobs ladder --preset tiny --store-root lab-store
 
 Checkpoints go to ``<checkpoint_root>/<preset>/<rung>`` (default checkpoint root:
-``<store_root>/../checkpoints``) and runs to ``<store_root>/<preset>-<rung>.zarr``.
+``<store_root>/../checkpoints``, or ``./checkpoints`` when the store root is a URL such as
+``s3://bucket/lab-store``) and runs to ``<store_root>/<preset>-<rung>.zarr``.
 The first rung, the XOR MLP (``jobs.train_xor``), needs no corpus.
 Re-running skips rungs whose run is complete and trains only what is missing; an
 interrupted training resumes from its last checkpoint, and an interrupted analysis
@@ -26,7 +27,7 @@ from jobs.import_gpt2 import GPT2_RUNG, gpt2_rung
 from jobs.presets import PRESETS
 from jobs.train_model import TrainConfig, is_trained, train
 from jobs.train_xor import XorTrainConfig, train_xor
-from store import StoreError, open_store
+from store import StoreError, location, open_store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +36,10 @@ class LadderConfig:
 
     preset: str = "tiny"
     """tiny (CI and demo), cpu (a laptop afternoon) or gpu."""
-    store_root: Path = Path("lab-store")
-    """Store root to write one run per rung into."""
+    store_root: Path | str = Path("lab-store")
+    """Store root to write one run per rung into (a path or an fsspec URL, s3://...)."""
     checkpoint_root: Path | None = None
-    """Where checkpoints go; default <store_root>/../checkpoints."""
+    """Where checkpoints go; default <store_root>/../checkpoints (./checkpoints for a URL root)."""
     corpus: str | None = None
     """Corpus name or path; None uses the preset's (stdlib for all presets)."""
     device: str = "auto"
@@ -70,17 +71,19 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
     unknown = [r for r in cfg.rungs if r not in (XOR_RUNG, *RUNGS, GPT2_RUNG)]
     if unknown:
         raise JobError(f"unknown rung(s) {', '.join(unknown)}; choose from {', '.join(RUNGS)}")
-    root = Path(cfg.store_root)
-    if root.exists() and not root.is_dir():
+    root = location(cfg.store_root)
+    if isinstance(root, Path) and root.exists() and not root.is_dir():
         raise JobError(f"--store-root {root} is a file, not a directory")
-    ckpt_root = Path(cfg.checkpoint_root or root.parent / "checkpoints") / cfg.preset
+    default = root.parent / "checkpoints" if isinstance(root, Path) else Path("checkpoints")
+    checkpoints = Path(cfg.checkpoint_root or default)  # local, also for a URL store root
+    ckpt_root = checkpoints / cfg.preset
     preset = PRESETS[cfg.preset]
     started = time.perf_counter()
     data = None
     paths = []
     for rung in cfg.rungs:
         if rung == GPT2_RUNG:  # imported, not trained: run "gpt2"
-            paths.append(gpt2_rung(cfg.gpt2_dir, root, Path(cfg.checkpoint_root or root.parent / "checkpoints"),
+            paths.append(gpt2_rung(cfg.gpt2_dir, root, checkpoints,
                                    device=cfg.device, corpus=cfg.corpus, seed=cfg.seed, progress=progress))
             continue
         rid = run_id(cfg.preset, rung)

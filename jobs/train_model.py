@@ -9,14 +9,28 @@ The output directory is a checkpoint (``config.json`` + ``model.safetensors`` +
 of the latest checkpoint, so an interrupted run continues where it stopped and
 reproduces the uninterrupted one. The loop itself is :func:`interp_core.training.fit`;
 this job only says what to train on and what to write.
+
+One job trains into a directory at a time: it holds ``OUT/train.lock`` (the store's run lock,
+``store._lock``: an ``flock`` that dies with its holder, so a lock left by a killed job is
+taken over) and a second ``jobs train --out`` of the same directory is refused with one line
+naming the first one's pid and host.
+
+Under ``torchrun`` it trains with DistributedDataParallel, the same global batch split
+evenly over the processes (``interp_core.training.fit``); rank 0 takes the lock and writes
+everything:
+
+    python -m torch.distributed.run --standalone --nproc-per-node 2 -m jobs train \\
+        --model attn-only-2l --preset tiny --out checkpoints/tiny/attn-only-2l
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +38,7 @@ import numpy as np
 import torch
 
 from interp_core.config import ConfigError, ModelConfig
+from interp_core.distributed import Ranks, process_group
 from interp_core.jsonio import write_json_atomic
 from interp_core.models.checkpoint import save_checkpoint
 from interp_core.models.ladder import LADDER, RUNGS
@@ -48,12 +63,17 @@ from jobs._common import (
 )
 from jobs.data import TokenData, prepare_data
 from jobs.presets import PRESETS, TrainPreset
+from store import StoreError
+from store._lock import acquire_lock, lock_path, release_lock
 
 TRAINING_FILE = "training.json"
 PLAN_FILE = "plan.json"
 """In ``resume/``: the step count an interrupted run was started with."""
 VAL_BATCHES = 4
 """Fixed validation batches behind every ``val_loss``."""
+LOCK_NAME = "train"
+"""``OUT/train.lock`` (``store._lock.lock_path(OUT / LOCK_NAME)``): held while a job trains
+into OUT."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +160,7 @@ def _record(
     optim: OptimConfig,
     seq_len: int,
     device: torch.device,
+    world: int = 1,
 ) -> dict[str, Any]:
     """``training.json``: summary, curve and evals with tokens seen, checkpoints, provenance."""
     per_step = preset.batch_size * seq_len
@@ -162,6 +183,7 @@ def _record(
         "repeat_source": preset.repeat_source if preset.repeat_fraction > 0 else None,
         "lr": preset.lr,
         "seed": cfg.seed,
+        "processes": world,
         "data": data.meta | {"tokenizer": _slim_tokenizer(data.tokenizer)},
     }
     return {
@@ -193,6 +215,55 @@ def _check_resume(out: Path, steps: int) -> None:
                        f"--steps {started}, or delete {out / 'resume'} to train {steps} steps anew")
 
 
+def _holder(lock: Path) -> str:
+    """Who holds ``lock``, from the pid and host its holder wrote into it."""
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    return (f"pid {info.get('pid', '?')} on host {info.get('host', '?')} "
+            f"since {info.get('since', '?')}")
+
+
+@contextlib.contextmanager
+def _out_lock(out: Path, ranks: Ranks) -> Iterator[None]:
+    """Hold ``OUT/train.lock`` for the block (rank 0; every rank learns if it was refused)."""
+    refused, created = None, not out.exists()
+    if ranks.main:
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            acquire_lock(out / LOCK_NAME)
+        except StoreError:
+            refused = (f"{out} is being trained into by another job, "
+                       f"{_holder(lock_path(out / LOCK_NAME))}: wait for it to finish or stop "
+                       "it, or train into another --out")
+    refused = ranks.broadcast(refused)
+    if refused:
+        raise JobError(refused)
+    try:
+        yield
+    except BaseException:
+        if ranks.main:
+            release_lock(out / LOCK_NAME)
+            if created:
+                _remove_if_only_lock(out)
+        raise
+    else:
+        if ranks.main:
+            release_lock(out / LOCK_NAME)
+
+
+def _remove_if_only_lock(out: Path) -> None:
+    """Remove ``out`` when this job created it and wrote nothing but its lock (a corpus or
+    argument refused after the lock was taken leaves nothing behind)."""
+    entries = list(out.iterdir())
+    if all(e.name.startswith(LOCK_NAME) and e.is_file() for e in entries):
+        for entry in entries:
+            entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            out.rmdir()
+
+
 def train(
     cfg: TrainConfig,
     *,
@@ -210,12 +281,25 @@ def train(
     """
     _check(cfg)
     preset = preset or PRESETS[cfg.preset]
+    device = resolve_device(cfg.device)
+    with process_group(device.type) as ranks:
+        if preset.batch_size % ranks.world:
+            raise JobError(f"the {cfg.preset} preset's batch of {preset.batch_size} sequences "
+                           f"cannot be split evenly over {ranks.world} processes: use a number "
+                           f"of processes that divides {preset.batch_size}")
+        with _out_lock(Path(cfg.out), ranks):
+            return _train(cfg, data, preset, ranks.device(device), ranks, progress)
+
+
+def _train(cfg: TrainConfig, data: TokenData | None, preset: TrainPreset, device: torch.device,
+           ranks: Ranks, progress: bool) -> Path:
+    """``train`` once the processes are up and the output directory is locked."""
     _check_resume(Path(cfg.out), _optim_config(cfg, preset).steps)
     use_all_cores()
-    device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     corpus = cfg.corpus or preset.corpus
-    data = data or prepare_data(corpus, preset.tokenizer, max_chars=preset.max_chars)
+    with ranks.main_first():  # rank 0 fills the token cache; the others read it
+        data = data or prepare_data(corpus, preset.tokenizer, max_chars=preset.max_chars)
     tok, optim = data.tokenizer, _optim_config(cfg, preset)
     model_cfg = _model_config(cfg, tok)
     seq_len = min(preset.seq_len, model_cfg.n_ctx)
@@ -224,10 +308,10 @@ def train(
     val_seed = 10_000 + cfg.seed  # validation windows come from their own generator
     val = [sample_batch(data.val, step=i, seed=val_seed, **sampling) for i in range(VAL_BATCHES)]
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "resume").mkdir(exist_ok=True)
-    write_json_atomic(out / "resume" / PLAN_FILE, {"steps": optim.steps})
-    tok.save(out)
+    if ranks.main:
+        (out / "resume").mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "resume" / PLAN_FILE, {"steps": optim.steps})
+        tok.save(out)
     model = Transformer(model_cfg, seed=cfg.seed).to(device)
 
     def batch(step: int) -> torch.Tensor:
@@ -256,8 +340,11 @@ def train(
         resume_dir=out / "resume",
         progress=progress,
         desc=f"train {cfg.model}",
+        ranks=ranks,
     )
-    record = _record(cfg, preset, data, model, state, optim, seq_len, device)
+    if not ranks.main:
+        return out
+    record = _record(cfg, preset, data, model, state, optim, seq_len, device, ranks.world)
     save_checkpoint(model, out)
     _write_json(out / TRAINING_FILE, record)
     shutil.rmtree(out / "resume", ignore_errors=True)
@@ -265,7 +352,8 @@ def train(
     print(
         f"{cfg.model}: {s['steps']} steps, val loss {s['val_loss']:.3f} "
         f"(ppl {s['perplexity']:.1f}), {s['n_params']:,} params, "
-        f"{s['wall_time_s']:.1f}s on {s['device']} -> {out}"
+        f"{s['wall_time_s']:.1f}s on {s['device']}"
+        f"{f' x {ranks.world} processes' if ranks.distributed else ''} -> {out}"
     )
     return out
 

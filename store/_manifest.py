@@ -5,7 +5,8 @@ chunk or group of a finished run would read back as zeros. To tell "never writte
 skips chunks that are all fill value) from "written and since lost", ``finalize`` records,
 before it marks the run complete, every array's shape, dtype, dim names and the size of each
 of its chunk or shard files in ``<run>/manifest.json``. The reader checks the files a read
-touches against it (one ``stat`` each) and :func:`verify` checks every file of a run.
+touches against it (one ``stat`` each) and ``Run.verify`` checks every file of a run (one
+listing). The run may be a local directory or an fsspec URL prefix (``store._fs``).
 
 The root attr ``integrity`` names the manifest, so a run written with one and later missing
 it is reported as damaged, while runs written before manifests existed still read.
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-from pathlib import Path
 from typing import Any
+
+from store import _fs
+from store._fs import Location
 
 MANIFEST = "manifest.json"
 """File name of the manifest, in the run's root directory."""
@@ -25,65 +27,59 @@ VERSION = 1
 """Version of the manifest's layout."""
 
 
-def _array_dirs(run: Path) -> dict[str, Path]:
-    """Array name -> its directory, for every array node under ``run``."""
-    found: dict[str, Path] = {}
-    for folder, _, files in os.walk(run):
-        if "zarr.json" not in files or Path(folder) == run:
-            continue
+def _arrays(run: Location) -> dict[str, tuple[dict[str, Any], dict[str, int]]]:
+    """Array name -> (its metadata, {chunk/shard file (relative path) -> size}), for every
+    array of ``run``: one listing of the run, then the ``zarr.json`` of each node."""
+    sizes = _fs.file_sizes(run)
+    nodes = sorted(k.removesuffix("/zarr.json") for k in sizes if k.endswith("/zarr.json"))
+    texts = _fs.read_texts(run, [f"{n}/zarr.json" for n in nodes])
+    arrays: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
+    for node in nodes:
         try:
-            meta = json.loads((Path(folder) / "zarr.json").read_text())
-        except (OSError, ValueError):
+            meta = json.loads(texts[f"{node}/zarr.json"])
+        except (KeyError, ValueError):
             continue
-        if meta.get("node_type") == "array":
-            found[Path(folder).relative_to(run).as_posix()] = Path(folder)
-    return found
+        if isinstance(meta, dict) and meta.get("node_type") == "array":
+            arrays[node] = (meta, {})
+    for key, size in sizes.items():
+        parts = key.split("/")
+        for i in range(len(parts) - 1, 0, -1):  # arrays are leaves: the file's one array
+            name = "/".join(parts[:i])
+            if name in arrays:
+                if key != f"{name}/zarr.json":
+                    arrays[name][1]["/".join(parts[i:])] = size
+                break
+    return arrays
 
 
-def _files(folder: Path) -> dict[str, int]:
-    """Chunk/shard file (relative path) -> size in bytes, for one array directory."""
-    sizes: dict[str, int] = {}
-    for sub, _, files in os.walk(folder):
-        for name in files:
-            path = Path(sub) / name
-            if path.parent == folder and name == "zarr.json":
-                continue
-            sizes[path.relative_to(folder).as_posix()] = path.stat().st_size
-    return sizes
-
-
-def build(run: Path) -> dict[str, Any]:
+def build(run: Location) -> dict[str, Any]:
     """The manifest of the run directory ``run`` as it is on disk now."""
     arrays = {}
-    for name, folder in sorted(_array_dirs(run).items()):
-        meta = json.loads((folder / "zarr.json").read_text())
+    for name, (meta, files) in sorted(_arrays(run).items()):
         arrays[name] = {"shape": list(meta.get("shape", [])),
                         "data_type": meta.get("data_type"),
                         "dimension_names": list(meta.get("dimension_names") or []),
-                        "files": _files(folder)}
+                        "files": files}
     return {"version": VERSION, "arrays": arrays}
 
 
-def write(run: Path) -> None:
-    """Write ``<run>/manifest.json`` (temp file, fsync, rename: never half a manifest)."""
-    tmp = run / (MANIFEST + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(build(run), fh, separators=(",", ":"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, run / MANIFEST)
+def write(run: Location) -> None:
+    """Write ``<run>/manifest.json`` whole (``store._fs.write_atomic``: never half a manifest)."""
+    _fs.write_atomic(run / MANIFEST, json.dumps(build(run), separators=(",", ":")))
 
 
-def read(run: Path) -> dict[str, Any] | None:
+def read(run: Location) -> dict[str, Any] | None:
     """The manifest of ``run``, or None when it has none.
 
     Raises:
         ValueError: the file exists but is not a manifest (truncated, edited).
     """
     path = run / MANIFEST
-    if not path.exists():
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
         return None
-    manifest = json.loads(path.read_text())
+    manifest = json.loads(text)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("arrays"), dict):
         raise ValueError(f"{path} is not a run manifest")
     return manifest
@@ -111,17 +107,24 @@ def touched_files(shape: tuple[int, ...], unit: tuple[int, ...],
     return ["/".join(["c", *map(str, combo)]) for combo in itertools.product(*ranges)]
 
 
-def missing_files(folder: Path, expected: dict[str, int], keys: list[str] | None = None
+def missing_files(folder: Location, expected: dict[str, int], keys: list[str] | None = None
                   ) -> list[str]:
-    """Files of ``expected`` (restricted to ``keys``) that are absent or of another size."""
+    """Files of ``expected`` (restricted to ``keys``) that are absent or of another size.
+
+    All of them (``keys=None``): one listing of ``folder``; otherwise one stat (a HEAD
+    request on an object store) per key.
+    """
+    if keys is None:
+        keys, found = list(expected), _fs.file_sizes(folder)
+    else:
+        found = {k: _fs.file_size(folder / k) for k in keys if k in expected}
     bad = []
-    for key in expected if keys is None else keys:
+    for key in keys:
         size = expected.get(key)
         if size is None:
             continue  # never written: all fill value, legitimately absent
-        try:
-            if (folder / key).stat().st_size != size:
-                bad.append(f"{key} (size changed)")
-        except OSError:
+        if found.get(key) is None:
             bad.append(key)
+        elif found[key] != size:
+            bad.append(f"{key} (size changed)")
     return bad

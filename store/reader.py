@@ -32,9 +32,11 @@ import pandas as pd
 import xarray as xr
 import zarr
 
-from store import _manifest, _zarr_io
-from store._paths import (RUN_SUFFIX, StoreError, check_schema_version, read_marker,
-                          read_run_attrs, run_path, run_status)
+from store import _fs, _manifest, _zarr_io
+from store._fs import Location, location
+from store._paths import (RUN_SUFFIX, StoreError, check_schema_version, current_run,
+                          reachable_dir, read_marker, read_run_attrs, run_id_of, run_path,
+                          run_status)
 from store.schema import holds_token_ids, label_array, spec_for
 
 _BUILD_HINT = "build one with `python -m jobs ladder --preset tiny --store-root {root}` " \
@@ -44,11 +46,11 @@ _BUILD_HINT = "build one with `python -m jobs ladder --preset tiny --store-root 
 class Run:
     """One run of the store, read-only. Get it from :meth:`Store.run`."""
 
-    def __init__(self, path: Path, group: zarr.Group,
+    def __init__(self, path: Location, group: zarr.Group,
                  manifest: dict[str, Any] | None = None) -> None:
         self.path = path
-        """Directory of the run."""
-        self.run_id = path.name.removesuffix(RUN_SUFFIX)
+        """Directory of the run (a Path, or a ``store._fs.UrlPath`` on an object store)."""
+        self.run_id = run_id_of(path)
         """The run id."""
         self._group = group
         self._arrays: dict[str, zarr.Array] = {}
@@ -180,7 +182,8 @@ class Run:
         self._check_files(name, arr, selection)
         try:
             with _zarr_io.quiet():
-                data = np.asarray(arr[selection])
+                data = _zarr_io.read_chunk(arr, selection)  # one local chunk: no zarr threads
+                data = np.asarray(arr[selection]) if data is None else data
         except Exception as exc:  # codec/checksum errors: report which array, what to do
             raise self._corrupt(name, exc) from exc
         if data.dtype.kind == "T":  # numpy StringDType -> plain str objects for pandas/altair
@@ -289,7 +292,7 @@ class Run:
             ids = np.asarray(data, dtype=np.int64)
             inside = (ids >= 0) & (ids < len(vocab))
             strs = np.where(inside, vocab[np.where(inside, ids, 0)], "").astype(object)
-            coords["token_str"] = (kept, strs)
+            coords["token_str"] = xr.Variable(kept, strs)  # a tuple would be deep-copied, str by str
         return xr.DataArray(data, dims=kept, coords=coords, name=name.rsplit("/", 1)[-1],
                             attrs=dict(arr.attrs))
 
@@ -309,8 +312,9 @@ class Run:
                 self._check_files(name, self._array(name), None)
         try:
             with _zarr_io.quiet():
-                ds = xr.open_zarr(self.path, group=group or None, chunks=None,
-                                  consolidated=None, zarr_format=3)
+                ds = xr.open_zarr(_zarr_io.zarr_store(self.path, read_only=True),
+                                  group=group or None, chunks=None, consolidated=None,
+                                  zarr_format=3)
         except Exception as exc:  # zarr raises several types for a missing group
             groups = sorted({n.rpartition("/")[0] for n in self.arrays()})
             raise StoreError(f"run {self.run_id!r} has no readable group {group!r} "
@@ -367,11 +371,12 @@ class Run:
 
 
 class Store:
-    """A store root: a directory of ``<run_id>.zarr`` runs. Get it from :func:`open_store`."""
+    """A store root: a directory (or fsspec URL) of ``<run_id>.zarr`` runs. Get it from
+    :func:`open_store`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Location) -> None:
         self.root = root
-        """The store root directory."""
+        """The store root: a Path, or a ``store._fs.UrlPath`` for a URL root."""
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -379,7 +384,7 @@ class Store:
     def run_status(self, run_id: str) -> str:
         """"complete", "writing" (or interrupted), "corrupt", or "missing"."""
         path = run_path(self.root, run_id)
-        return run_status(path) if path.is_dir() else "missing"
+        return run_status(current_run(self.root, run_id)) if path.is_dir() else "missing"
 
     def runs(self, status: str = "complete") -> list[str]:
         """Sorted run ids with the given status; ``status="all"`` lists every run.
@@ -388,8 +393,8 @@ class Store:
             >>> open_store("lab-store").runs()
             ['attn-only-2l', 'bigram-0l']
         """
-        ids = sorted(p.name.removesuffix(RUN_SUFFIX) for p in self.root.glob(f"*{RUN_SUFFIX}")
-                     if p.is_dir())
+        ids = sorted(name.removesuffix(RUN_SUFFIX) for name in _fs.subdirs(self.root)
+                     if name.endswith(RUN_SUFFIX) and not name.startswith("."))
         if status == "all":
             return ids
         return [i for i in ids if self.run_status(i) == status]
@@ -414,7 +419,7 @@ class Store:
         if status != "complete" and not allow_incomplete:
             raise StoreError(f"run {run_id!r} is still being written (or was interrupted): "
                              "wait or re-run the job")
-        path = run_path(self.root, run_id)
+        path = current_run(self.root, run_id)
         manifest = _open_manifest(path, read_run_attrs(path) or {})
         try:
             group = _zarr_io.open_group(path, mode="r")
@@ -429,9 +434,9 @@ class Store:
         A run still being written is not a problem; unparseable metadata, a schema version
         that is not an integer or is newer, and a lost manifest are.
         """
-        path = run_path(self.root, run_id)
-        if not path.is_dir():
+        if not run_path(self.root, run_id).is_dir():
             return "it does not exist"
+        path = current_run(self.root, run_id)
         attrs = read_run_attrs(path)
         if attrs is None:
             return f"its root metadata {path / 'zarr.json'} is missing or cannot be parsed"
@@ -452,7 +457,7 @@ class Store:
         return {run_id: why for run_id, why in found.items() if why}
 
 
-def _open_manifest(path: Path, attrs: dict[str, Any]) -> dict[str, Any] | None:
+def _open_manifest(path: Location, attrs: dict[str, Any]) -> dict[str, Any] | None:
     """The run's manifest after checking its schema version; None for a pre-manifest run."""
     check_schema_version(attrs.get("schema_version"), path)
     if not attrs.get("integrity"):
@@ -460,35 +465,37 @@ def _open_manifest(path: Path, attrs: dict[str, Any]) -> dict[str, Any] | None:
     try:
         manifest = _manifest.read(path)
     except (OSError, ValueError) as exc:
-        raise StoreError(f"run {path.name.removesuffix(RUN_SUFFIX)!r} is damaged: its "
+        raise StoreError(f"run {run_id_of(path)!r} is damaged: its "
                          f"{_manifest.MANIFEST} cannot be read ({exc}); re-run its job") from None
     if manifest is None:
-        raise StoreError(f"run {path.name.removesuffix(RUN_SUFFIX)!r} is damaged: its "
+        raise StoreError(f"run {run_id_of(path)!r} is damaged: its "
                          f"{_manifest.MANIFEST} is missing; re-run its job")
     return manifest
 
 
-def open_store(root: str | Path) -> Store:
+def open_store(root: str | Path | Location) -> Store:
     """Open a store root for reading.
 
     Args:
-        root: Directory holding ``lab-store.json`` and/or ``<run_id>.zarr`` runs.
+        root: Directory holding ``lab-store.json`` and/or ``<run_id>.zarr`` runs, as a path
+            or an fsspec URL (``s3://bucket/lab-store``, ``file:///data/lab-store``).
 
     Returns:
         The Store.
 
     Raises:
-        StoreError: the root does not exist, is not a store, or was written by a newer lab.
+        StoreError: the root does not exist or cannot be reached, is not a store, or was
+            written by a newer lab.
 
     Examples:
         >>> store = open_store("lab-store")
         >>> run = store.run(store.runs()[0])
     """
-    root = Path(root).expanduser()
-    if not root.is_dir():
+    root = location(root)
+    if not reachable_dir(root):
         raise StoreError(f"no store at {root}: " + _BUILD_HINT.format(root=root))
     marker = read_marker(root)
-    if marker is None and not any(p.is_dir() for p in root.glob(f"*{RUN_SUFFIX}")):
+    if marker is None and not any(n.endswith(RUN_SUFFIX) for n in _fs.subdirs(root)):
         raise StoreError(f"{root} is not a store (no lab-store.json and no *.zarr runs): "
                          "point at the directory given as --store-root, or "
                          + _BUILD_HINT.format(root=root))

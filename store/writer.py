@@ -16,6 +16,16 @@ A complete run is never deleted before its replacement is complete. ``create(...
 overwrite=True)`` and ``rewrite`` (new data for some groups, the rest kept) build the new run
 beside the old one, in ``<run_id>.zarr.new``, and ``finalize`` swaps it in with one atomic
 exchange: a reader or a crash sees the old complete run or the new one, never half of each.
+On an object store (a URL root such as ``s3://bucket/lab-store``) there is no rename:
+``finalize`` copies the new run over the old one while readers are sent to the complete new
+copy (``store._paths.replace_run``), and a crash part-way is finished by the next writer.
+
+Several processes can write one run (the ranks of a ``torchrun`` job): one of them (rank 0)
+calls ``create`` and owns the run: it takes the lock, writes the root attrs and finalizes.
+The others :meth:`RunWriter.attach` to the run it is writing, after it was created, and write
+arrays of their own or disjoint blocks of arrays the owner created, each block covering
+whole storage units (:meth:`RunWriter.block_length`) so that no two processes write one
+file. The owner finalizes once every process is done (a barrier of the job's own).
 
 Example:
     >>> w = RunWriter.create(tmp, run_id="demo", attrs={"config": {"n_layers": 0}})
@@ -25,20 +35,20 @@ Example:
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
 
-from store import _manifest, _zarr_io
-from store._paths import (StoreError, check_schema_version, jsonable, now, read_marker,
-                          run_path, run_status, staging_path, swap_in, write_marker)
+from store import _fs, _manifest, _zarr_io
+from store._fs import Location, UrlPath, location
+from store._lock import acquire_lock, release_lock
+from store._paths import (StoreError, check_schema_version, current_run, jsonable, now,
+                          reachable_dir, read_marker, replace_run, run_id_of, run_path,
+                          run_status, settle, staging_path, write_marker)
 from store.schema import SCHEMA_VERSION, spec_for
 
 _DONE = "complete"
@@ -46,103 +56,43 @@ _DONE = "complete"
 _RESERVED = ("schema_version", "status")
 
 
-LOCK_SUFFIX = ".lock"
-"""``<run_id>.zarr.lock``: held (``flock``) by the one job writing the run; says who it is."""
-
-_HELD: dict[str, int] = {}
-"""Lock path -> open descriptor, for the locks this process holds."""
-
-
-def lock_path(run: Path) -> Path:
-    """The lock file of run directory ``run``."""
-    return run.with_name(run.name + LOCK_SUFFIX)
-
-
-def _holder(path: Path) -> str:
-    """Who holds the lock at ``path``, from what it wrote there."""
-    try:
-        info = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
-    return (f"pid {info.get('pid', '?')} on {info.get('host', '?')} "
-            f"(since {info.get('since', '?')})")
-
-
-def acquire_lock(run: Path) -> None:
-    """Take the write lock of run directory ``run``, or say who holds it.
-
-    The lock is an ``flock`` on ``<run_id>.zarr.lock``, so it is released by the kernel
-    when the holder exits, however it exits: a lock left by a killed job is stale and is
-    simply taken over. A lock this process took for an abandoned writer is taken over too.
-
-    Raises:
-        StoreError: another live process is writing the run (names its pid and host).
-    """
-    path = lock_path(run)
-    stale = _HELD.pop(str(path), None)
-    if stale is not None:
-        os.close(stale)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise StoreError(f"run {run.name.removesuffix('.zarr')!r} is being written by another "
-                             f"job, {_holder(path)}: wait for it to finish, or stop it, then "
-                             "run this again") from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:  # not a file its last holder unlinked while we opened it
-            break
-        os.close(fd)
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                             "since": now()}).encode())
-    _HELD[str(path)] = fd
-
-
-def release_lock(run: Path) -> None:
-    """Give up the write lock of run directory ``run`` (no-op if this process lacks it)."""
-    path = lock_path(run)
-    fd = _HELD.pop(str(path), None)
-    if fd is None:
-        return
-    path.unlink(missing_ok=True)
-    os.close(fd)
-
-
 class RunWriter:
-    """Writes one run. Build it with :meth:`create` or :meth:`open_incomplete`.
+    """Writes one run. Build it with :meth:`create`, :meth:`rewrite`, :meth:`open_incomplete`
+    or, in a second process of the same job, :meth:`attach`.
 
-    One job writes a run at a time: every constructor takes the run's lock
-    (:func:`acquire_lock`) and ``finalize`` gives it back, so a second writer of the same
-    run id is refused with one line naming the first.
+    One job writes a run at a time: every constructor but ``attach`` takes the run's lock
+    (``store._lock``: an flock locally, a lock object on an object store) and ``finalize``
+    gives it back, so a second writer of the same run id is refused with one line naming the
+    first.
     """
 
-    def __init__(self, path: Path, group: zarr.Group, *, target: Path | None = None) -> None:
+    def __init__(self, path: Location, group: zarr.Group, *, target: Location | None = None,
+                 owner: bool = True) -> None:
         self.path = path
         """Directory being written: the run itself, or its staging copy (``.zarr.new``)."""
         self.target = target or path
         """Directory of the run (``<root>/<run_id>.zarr``) once finalized."""
+        self.owner = owner
+        """True for the writer that holds the lock and may set root attrs and finalize."""
         self._group = group
         self._finalized = False
+        self._nodes: dict[str, zarr.Array] = {}  # arrays this writer created or opened
+        self._dim_sizes: dict[str, dict[str, dict[str, int]]] = {}  # group -> dim -> array -> n
 
     @property
     def run_id(self) -> str:
         """The run id (directory name without ``.zarr``)."""
-        return self.target.name.removesuffix(".zarr")
+        return run_id_of(self.target)
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def create(cls, root: str | Path, *, run_id: str, attrs: dict[str, Any] | None = None,
+    def create(cls, root: str | Location, *, run_id: str, attrs: dict[str, Any] | None = None,
                restart_incomplete: bool = True, overwrite: bool = False) -> RunWriter:
         """Start a new run ``<root>/<run_id>.zarr`` with ``status="writing"``.
 
         Args:
-            root: Store root; created (with its ``lab-store.json`` marker) when new.
+            root: Store root, a path or an fsspec URL (``s3://bucket/lab-store``); created
+                (with its ``lab-store.json`` marker) when new.
             run_id: Plain name of the run.
             attrs: Root attrs (config, tokenizer, training, provenance...); JSON-able after
                 numpy scalars/arrays, Paths and dataclasses are converted.
@@ -159,7 +109,8 @@ class RunWriter:
         Examples:
             >>> w = RunWriter.create("lab-store", run_id="attn-only-2l", attrs={"config": cfg})
         """
-        root = Path(root)
+        root = location(root)
+        reachable_dir(root)
         write_marker(root)
         path = run_path(root, run_id)
         meta = jsonable(dict(attrs or {}))
@@ -167,6 +118,7 @@ class RunWriter:
         if clash:
             raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
         acquire_lock(path)
+        settle(path)
         where = path
         if path.exists():
             status = run_status(path)
@@ -182,19 +134,20 @@ class RunWriter:
             if status == "complete":  # build the replacement beside it; finalize swaps it in
                 where = staging_path(path)
             else:  # an interrupted run holds nothing complete: start afresh
-                shutil.rmtree(path)
-        shutil.rmtree(staging_path(path), ignore_errors=True)  # a replacement that died
+                _fs.rmtree(path)
+        _fs.rmtree(staging_path(path))  # a replacement that died
         group = _zarr_io.open_group(where, mode="w-")
         group.attrs.update({"schema_version": SCHEMA_VERSION, "status": "writing",
                             "created_at": now(), **meta})
         return cls(where, group, target=path)
 
     @classmethod
-    def rewrite(cls, root: str | Path, *, run_id: str, groups: list[str]) -> RunWriter:
+    def rewrite(cls, root: str | Location, *, run_id: str, groups: list[str]) -> RunWriter:
         """Replace some groups of a complete run: everything else is kept as it is.
 
         The writer works on a copy (``<run_id>.zarr.new``: data files hard-linked, metadata
-        copied) from which ``groups`` are removed; ``finalize`` swaps it in atomically. Until
+        copied; on an object store, everything copied server side) from which ``groups`` are
+        removed; ``finalize`` swaps it in atomically. Until
         then the complete run is untouched, so a crash leaves its old data readable.
 
         Args:
@@ -210,15 +163,16 @@ class RunWriter:
             >>> w = RunWriter.rewrite("lab-store", run_id="tiny-attn-only-2l", groups=["heads/"])
             >>> w.write("heads/scores", scores); w.finalize()
         """
-        root = Path(root)
+        root = location(root)
         path = run_path(root, run_id)
-        status = run_status(path) if path.is_dir() else "missing"
+        status = run_status(current_run(root, run_id)) if path.is_dir() else "missing"
         if status != "complete":
             raise StoreError(f"run {run_id!r} is {status}, so there is nothing to rewrite: "
                              "run the whole analysis first")
         acquire_lock(path)
+        settle(path)
         staging = staging_path(path)
-        shutil.rmtree(staging, ignore_errors=True)
+        _fs.rmtree(staging)
         drop = [g.strip("/") for g in groups]
         _copy_run(path, staging, drop)
         _zarr_io.strip_consolidated(staging)
@@ -227,7 +181,7 @@ class RunWriter:
         return cls(staging, group, target=path)
 
     @classmethod
-    def open_incomplete(cls, root: str | Path, run_id: str) -> RunWriter:
+    def open_incomplete(cls, root: str | Location, run_id: str) -> RunWriter:
         """Resume writing an interrupted run; arrays already complete are kept.
 
         Raises:
@@ -237,12 +191,12 @@ class RunWriter:
             >>> w = RunWriter.open_incomplete("lab-store", "attn-only-2l")
             >>> if not w.has("attn/pattern"): ...
         """
-        root = Path(root)
+        root = location(root)
         marker = read_marker(root)
         if marker is not None:
             check_schema_version(marker.get("schema_version"), root)
         path = run_path(root, run_id)
-        status = run_status(path) if path.exists() else "missing"
+        status = run_status(current_run(root, run_id)) if path.exists() else "missing"
         if status in ("missing", "corrupt"):
             raise StoreError(f"no resumable run {run_id!r} at {path} ({status}): "
                              "start it with RunWriter.create")
@@ -251,10 +205,43 @@ class RunWriter:
         acquire_lock(path)
         return cls(path, _zarr_io.open_group(path, mode="r+"))
 
+    @classmethod
+    def attach(cls, root: str | Location, run_id: str) -> RunWriter:
+        """Write into a run that another process of the same job created and owns.
+
+        For multi-process jobs (the ranks of ``torchrun``): the owner (rank 0) calls
+        :meth:`create` or :meth:`rewrite`; once that returned (the job's own barrier), the
+        other ranks attach. An attached writer takes no lock and finds where the owner
+        writes (the run, or its ``.zarr.new`` replacement); it may create and write arrays
+        of its own and write blocks of the owner's arrays, each block covering whole storage
+        units (:meth:`block_length`), and ``mark_complete`` the arrays it wrote whole. Root
+        attrs and ``finalize`` are the owner's: call it after every rank is done.
+
+        Raises:
+            StoreError: no run ``run_id`` is being written at ``root``.
+
+        Examples:
+            >>> w = RunWriter.attach("s3://bucket/lab-store", "tiny-gpt-4l")   # rank 1
+            >>> w.write_block("acts/resid", block, prompt=64)
+        """
+        path = run_path(location(root), run_id)
+        staging = staging_path(path)
+        for where in (staging, path):  # the owner builds a replacement in staging
+            if where.exists() and run_status(where) == "writing":
+                return cls(where, _zarr_io.open_group(where, mode="r+"), target=path,
+                           owner=False)
+        raise StoreError(f"no run {run_id!r} is being written at {path}: the owning process "
+                         "(rank 0) must call RunWriter.create before the others attach")
+
     # ----------------------------------------------------------------- arrays
     def _check_open(self) -> None:
         if self._finalized:
             raise StoreError(f"run {self.run_id!r} is finalized; open a new RunWriter to change it")
+
+    def _check_owner(self, what: str) -> None:
+        if not self.owner:
+            raise StoreError(f"run {self.run_id!r}: only the process that created it (rank 0) "
+                             f"may {what}; an attached writer writes arrays only")
 
     def has(self, name: str) -> bool:
         """True when array ``name`` exists and was completely written."""
@@ -264,20 +251,38 @@ class RunWriter:
             return False
         return isinstance(node, zarr.Array) and node.attrs.get(_DONE) is True
 
+    def _node(self, name: str) -> zarr.Array:
+        """Array ``name``, opened once (each open is a few requests on an object store)."""
+        if name not in self._nodes:
+            self._nodes[name] = self._group[name]
+        return self._nodes[name]
+
+    def _group_sizes(self, parent: str) -> dict[str, dict[str, int]]:
+        """Dim -> {array: size} in group ``parent``: read from the store the first time, then
+        kept up to date with the arrays this writer creates (on an object store, reading
+        every array of the group again for each new one costs a request per array)."""
+        if parent not in self._dim_sizes:
+            found: dict[str, dict[str, int]] = {}
+            try:
+                members = list((self._group[parent] if parent else self._group).arrays())
+            except KeyError:
+                members = []
+            for other_name, other in members:
+                for dim, n in zip(other.metadata.dimension_names or (), other.shape):
+                    found.setdefault(dim, {})[other_name] = n
+            self._dim_sizes[parent] = found
+        return self._dim_sizes[parent]
+
     def _check_sizes(self, name: str, dims: tuple[str, ...], shape: tuple[int, ...]) -> None:
         """A dim must have one size within a group, or xarray cannot open the group."""
         parent, _, leaf = name.rpartition("/")
-        try:
-            group = self._group[parent] if parent else self._group
-        except KeyError:
-            return
-        for other_name, other in group.arrays():
-            if other_name == leaf:
-                continue
-            for dim, n in zip(other.metadata.dimension_names or (), other.shape):
-                if dim in dims and shape[dims.index(dim)] != n:
-                    raise StoreError(f"{name}: dim {dim!r} has size {shape[dims.index(dim)]} but "
-                                     f"{parent or '/'}/{other_name} has {n}; one group, one size")
+        sizes = self._group_sizes(parent)
+        for dim, n in zip(dims, shape):
+            for other_name, other_n in sizes.get(dim, {}).items():
+                if other_name != leaf and other_n != n:
+                    raise StoreError(f"{name}: dim {dim!r} has size {n} but "
+                                     f"{parent or '/'}/{other_name} has {other_n}; one group, "
+                                     "one size")
 
     def array(self, name: str, *, sizes: dict[str, int], attrs: dict[str, Any] | None = None
               ) -> zarr.Array:
@@ -305,15 +310,20 @@ class RunWriter:
             raise StoreError(exc.args[0] + "; declare it there first") from None
         shape, _, _ = _zarr_io.resolve_layout(spec, sizes)
         self._check_sizes(name, spec.dims, shape)
-        return _zarr_io.create_array(self._group, name, spec, sizes,
-                                     jsonable(attrs or {}, where=f"{name}.attrs"))
+        arr = _zarr_io.create_array(self._group, name, spec, sizes,
+                                    jsonable(attrs or {}, where=f"{name}.attrs"))
+        parent, _, leaf = name.rpartition("/")
+        for dim, n in zip(spec.dims, shape):
+            self._group_sizes(parent).setdefault(dim, {})[leaf] = n
+        self._nodes[name] = arr
+        return arr
 
     def block_length(self, name: str, dim: str) -> int:
         """Length along ``dim`` of one storage unit (shard, else chunk) of a created array.
 
         Write blocks that are multiples of it for the fast path.
         """
-        arr = self._group[name]
+        arr = self._node(name)
         dims = tuple(arr.metadata.dimension_names)
         shards = arr.shards or arr.chunks
         return int(shards[dims.index(dim)])
@@ -325,7 +335,7 @@ class RunWriter:
             >>> w.write_block("attn/pattern", batch_patterns, prompt=64)  # other dims at 0
         """
         self._check_open()
-        arr = self._group[name]
+        arr = self._node(name)
         dims = tuple(arr.metadata.dimension_names)
         unknown = set(start) - set(dims)
         if unknown:
@@ -336,7 +346,7 @@ class RunWriter:
 
     def mark_complete(self, name: str) -> None:
         """Record that array ``name`` is fully written (``has(name)`` becomes True)."""
-        self._group[name].attrs[_DONE] = True
+        self._node(name).attrs[_DONE] = True
 
     def write(self, name: str, data: Any, **extra: Any) -> zarr.Array:
         """Create array ``name`` from ``data`` in one go and mark it complete.
@@ -372,14 +382,16 @@ class RunWriter:
             >>> w.update_attrs(training={"final_loss": 2.1, "steps": 3000})
         """
         self._check_open()
+        self._check_owner("set root attrs")
         meta = jsonable(kv)
         clash = [k for k in _RESERVED if k in meta]
         if clash:
             raise ValueError(f"attrs {clash} are set by the writer; do not pass them")
         self._group.attrs.update(meta)
 
-    def finalize(self) -> Path:
-        """Mark the run complete, then consolidate metadata. Call once, last.
+    def finalize(self) -> Location:
+        """Mark the run complete, then consolidate metadata. Call once, last (in a
+        multi-process job: the owner, once every process is done writing).
 
         Returns:
             The run directory.
@@ -388,6 +400,7 @@ class RunWriter:
             >>> path = w.finalize()
         """
         self._check_open()
+        self._check_owner("finalize")
         if "rewriting" in self._group.attrs:
             del self._group.attrs["rewriting"]
         self._group.attrs["integrity"] = _manifest.MANIFEST
@@ -395,20 +408,29 @@ class RunWriter:
         self._group.attrs.update({"status": "complete", "completed_at": now()})
         _zarr_io.consolidate(self.path)
         if self.path != self.target:  # a replacement: swap it in, then drop the old run
-            swap_in(self.path, self.target)
-            shutil.rmtree(self.path, ignore_errors=True)
+            replace_run(self.path, self.target)
         self._finalized = True
         release_lock(self.target)
         return self.target
 
 
-def _copy_run(src: Path, dst: Path, drop: list[str]) -> None:
+def _dropped(key: str, drop: list[str]) -> bool:
+    """Whether file ``key`` (relative to the run) lies in one of the ``drop`` groups."""
+    parts = key.split("/")[:-1]
+    return any("/".join(parts[:i]) in drop for i in range(1, len(parts) + 1))
+
+
+def _copy_run(src: Location, dst: Location, drop: list[str]) -> None:
     """Copy run ``src`` to ``dst`` without the ``drop`` groups: metadata copied, chunks linked.
 
     Chunk and shard files are never rewritten in place by a later writer (new groups get new
     files), so hard links are safe and cost no space; ``zarr.json`` files are copied because
-    attrs updates rewrite them.
+    attrs updates rewrite them. An object store has no links: every file is copied there,
+    server side.
     """
+    if isinstance(src, UrlPath):
+        _fs.copy_files(src, dst, [k for k in _fs.file_sizes(src) if not _dropped(k, drop)])
+        return
     for folder, dirs, files in os.walk(src):
         rel = Path(folder).relative_to(src)
         if any("/".join(rel.parts[:i]) in drop for i in range(1, len(rel.parts) + 1)):

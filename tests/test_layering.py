@@ -121,10 +121,12 @@ def test_interp_core_uses_only_store_names_never_the_writer():
 
 
 def test_glassbox_never_imports_torch():
-    """The glass box (docs/methods.md §14) is NumPy only, every module of it."""
+    """The glass box (docs/methods.md §14) is NumPy only, every module of it: no torch, and
+    no SciPy either (its erf is interp_core/glassbox/special.py)."""
     imported, loaded = _loaded(["interp_core.glassbox"], walk=["interp_core.glassbox"])
     assert len(imported) > 1
     assert "torch" not in _tops(loaded), "importing interp_core.glassbox pulled in torch"
+    assert "scipy" not in _tops(loaded), "importing interp_core.glassbox pulled in scipy"
 
 
 def test_jobs_never_import_dashboard_or_streamlit():

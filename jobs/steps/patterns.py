@@ -12,7 +12,8 @@ Writes (all declared in ``store/schema.py``):
 
 The share of norm-based attention on position 0 (the ``first_token_norm`` head score) falls
 out of the same pass and is handed to the ``heads`` step through the context. 0-layer models
-have no attention: the step is skipped.
+have no attention: the step is skipped. Under torchrun each process maps its own share of the
+evaluation prompts (``SPLIT``, ``jobs/distributed.py``); rank 0 maps the few RRT prompts.
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \\
@@ -29,11 +30,14 @@ import torch
 
 from interp_core.analysis import MIX_LEVELS, bos_norm_share, kobayashi_norms, mixing_ratio, norm_hook_names
 from jobs.analysis_context import BOS_NORM_SHARE, AnalysisContext
+from jobs.distributed import prompt_rows
 from jobs.steps import Skipped
 from store import RunWriter, hook_names
 
 WRITES = ("attn/",)
 NEEDS = ("tokens",)
+SPLIT = True
+"""Under torchrun every rank maps its share of the evaluation prompts."""
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -58,8 +62,9 @@ def _eval_prompts(ctx: AnalysisContext, writer: RunWriter) -> np.ndarray:
     writer.array("attn/norm_pattern", sizes=sizes,
                  attrs={"definition": "alpha_ij * ||(x_j W_V + b_V) W_O|| per head (unfolded b_V)"})
     ratios = np.zeros((L, len(MIX_LEVELS), P, T), dtype=np.float32)
-    bos_share = np.zeros((L, H))
-    for start in range(0, P, ctx.batch_size):
+    shares = np.zeros((-(-P // ctx.batch_size), L, H))  # [batch, layer, head] each batch's part
+    rows = prompt_rows(ctx.ranks, writer, ["attn/pattern", "attn/norm_pattern"], P, ctx.batch_size)
+    for start in range(rows.start, rows.stop, ctx.batch_size):
         cache = ctx.cache(tokens[start:start + ctx.batch_size], names_filter=lambda n: n in wanted)
         n = cache[pattern_names[0]].shape[0]
         for layer in range(L):
@@ -69,11 +74,15 @@ def _eval_prompts(ctx: AnalysisContext, writer: RunWriter) -> np.ndarray:
             norms = kobayashi_norms(cache, layer, model=model)  # [batch, head, q, k]
             writer.write_block("attn/norm_pattern", norms.permute(1, 0, 2, 3).numpy().astype(np.float16)[None],
                                layer=layer, prompt=start)
-            bos_share[layer] += bos_norm_share(norms).numpy() * n / P
+            shares[start // ctx.batch_size, layer] = bos_norm_share(norms).numpy() * n / P
             for i, level in enumerate(MIX_LEVELS):
                 ratios[layer, i, start:start + n] = mixing_ratio(cache, layer, level, model=model).numpy()
     writer.mark_complete("attn/pattern")
     writer.mark_complete("attn/norm_pattern")
+    ratios, shares = ctx.ranks.sum(ratios), ctx.ranks.sum(shares)  # zero outside each rank's rows
+    bos_share = np.zeros((L, H))
+    for share in shares:  # in batch order, as one process adds them
+        bos_share += share
     writer.write("attn/mix_level", np.asarray(MIX_LEVELS, dtype=object))
     writer.write("attn/mixing_ratio", ratios,
                  definition="||sum_{j!=i} v_ij|| / (||sum_{j!=i} v_ij|| + ||v_ii||); "
@@ -99,5 +108,6 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> Skipped | None:
         return Skipped("a 0-layer model has no attention")
     share = _eval_prompts(ctx, writer)
     ctx.shared(BOS_NORM_SHARE, lambda: share)
-    _rrt_prompts(ctx, writer)
+    if ctx.ranks.main:
+        _rrt_prompts(ctx, writer)
     return None

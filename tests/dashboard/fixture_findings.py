@@ -64,7 +64,7 @@ def _write(writer, name: str, values: np.ndarray, dims: tuple[str, ...]) -> None
     if is_declared(name):
         writer.write(name, values)
         return
-    group = zarr.open_group(writer.path, mode="r+")
+    group = zarr.open_group(str(writer.path), mode="r+")
     with _zarr_io.quiet():
         arr = group.create_array(name, shape=values.shape,
                                  dtype=str if values.dtype == object else values.dtype,
@@ -102,7 +102,7 @@ def add_arrays(writer, info) -> None:
     if info.run_id in FINDINGS:
         writer.update_attrs(findings=FINDINGS[info.run_id])
     if info.run_id in SIGNAL:
-        patching = dict(zarr.open_group(writer.path, mode="r").attrs.get("patching") or {})
+        patching = dict(zarr.open_group(str(writer.path), mode="r").attrs.get("patching") or {})
         meta = dict(patching.get("induction") or {})
         signal = SIGNAL[info.run_id]
         meta.update(signal=signal, signal_rule="|clean LD - corrupted LD| > 0.10 (noise)",

@@ -67,7 +67,7 @@ def zarr_array(writer, name: str) -> np.ndarray:
     """An array this writer already wrote."""
     import zarr
 
-    return np.asarray(zarr.open_group(writer.path, mode="r")[name][...])
+    return np.asarray(zarr.open_group(str(writer.path), mode="r")[name][...])
 
 
 def zarr_tokens(writer) -> np.ndarray:

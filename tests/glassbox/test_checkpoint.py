@@ -62,12 +62,16 @@ def test_bad_checkpoints_say_what_is_wrong(tmp_path):
         GlassBox.from_checkpoint(tmp_path / "ok")
 
 
-def test_importing_the_glass_box_does_not_import_torch():
-    """S14.4, in a fresh interpreter so torch loaded by other tests cannot hide an import."""
+def test_importing_the_glass_box_imports_neither_torch_nor_scipy():
+    """S14.4, in a fresh interpreter so torch or SciPy loaded by other tests cannot hide an
+    import; the float64 exact-GELU pass exercises the glass box's own erf."""
     code = ("import sys, numpy as np; from interp_core.glassbox import GlassBox; "
             "from interp_core.config import ModelConfig; "
-            "m = GlassBox.from_config(ModelConfig(n_layers=1, d_model=8, d_mlp=8, d_vocab=5)); "
-            "m.loss_and_grads(np.array([[0, 1, 2]])); assert 'torch' not in sys.modules")  # fmt: skip
+            "m = GlassBox.from_config(ModelConfig(n_layers=1, d_model=8, d_mlp=8, d_vocab=5, "
+            "act_fn='gelu'), dtype=np.float64); "
+            "m.loss_and_grads(np.array([[0, 1, 2]])); "
+            "loaded = [name for name in ('torch', 'scipy') if name in sys.modules]; "
+            "assert not loaded, loaded")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]

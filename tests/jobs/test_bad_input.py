@@ -245,6 +245,9 @@ def test_small_json_files_are_written_atomically(tmp_path, monkeypatch, ckpt):
     ("p.txt", [PAIR], "expected a .toml or .json file"),
     ("nokey.json", [{"clean": "ab"}], "missing or non-text keys"),
     ("surrogate.json", [PAIR | {"clean": "\ud800b"}], "lone surrogate"),
+    ("lengths.json", [PAIR | {"corrupted": "abc"}], "clean prompt is 2 tokens but corrupted is 3"),
+    ("mixed.json", [PAIR, PAIR | {"clean": "abcd", "corrupted": "abce"}],
+     "pairs have different token lengths [3, 5]"),
 ])
 def test_bad_patching_file(tmp_path, capsys, ckpt, name, content, message):
     path = tmp_path / name
@@ -256,6 +259,42 @@ def test_bad_patching_file(tmp_path, capsys, ckpt, name, content, message):
     else:
         path.write_text(json.dumps(content))
     _one_line(capsys, _analyze(ckpt, tmp_path / "s", "--patching", str(path)), message)
+    _no_run(tmp_path / "s")
+
+
+# ----------------------------------------------------------------------- layers, steering files
+@pytest.mark.parametrize(("d_mlp", "extra", "message"), [
+    (32, ["--steps", "sae", "--set", "sae.layer=99"], "sae.layer=99: layer 99 does not exist"),
+    (None, ["--steps", "sae", "--set", "sae.layer=99"], "sae.layer=99: layer 99 does not exist"),
+    (32, ["--steps", "sae", "--set", "sae.layer=-2"], "layer must be >= -1"),
+    (32, ["--steps", "steering", "--set", "steering.layers=[5]"],
+     "steering.layers: layer 5 does not exist"),
+])
+def test_a_layer_that_does_not_exist(tmp_path, capsys, monkeypatch, d_mlp, extra, message):
+    ckpt = save_checkpoint(Transformer(CFG.replace(d_mlp=d_mlp), seed=0), tmp_path / "c")
+    monkeypatch.setattr(Transformer, "__init__", lambda *a, **k: pytest.fail("model was built"))
+    _one_line(capsys, _analyze(ckpt, tmp_path / "s", *extra), message)
+    _no_run(tmp_path / "s")
+
+
+STEER = {"prompts": ["I do not like it", "My lord, the king"]}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (STEER | {"pairs": [{"positive": " love", "negative": " hatred"}]},
+     "positive is 5 tokens but negative is 7"),
+    (STEER | {"pad": "  ", "pairs": [{"positive": " love", "negative": " hatred"}]},
+     "pad '  ' is 2 tokens, not one"),
+    ({"prompts": ["I"], "pairs": [{"positive": " love", "negative": " hate"}]},
+     "prompt 'I' is 2 tokens with BOS but pair 'love-hate' is 6"),
+    (STEER | {"pairs": [{"positive": [" love", " joy"], "negative": [" hate"]}]},
+     "'positive' must be a non-empty string"),
+])
+def test_bad_steering_file(tmp_path, capsys, monkeypatch, ckpt, content, message):
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps(content))
+    monkeypatch.setattr(Transformer, "__init__", lambda *a, **k: pytest.fail("model was built"))
+    _one_line(capsys, _analyze(ckpt, tmp_path / "s", "--steering", str(path)), message)
     _no_run(tmp_path / "s")
 
 
@@ -290,3 +329,16 @@ def test_dashboard_rejects_a_huge_store_root(root, message):
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and at.error[0].value.startswith(f"Store root: {message}")
     assert "type a shorter path" in at.error[0].value
+
+
+@pytest.mark.parametrize("flag", ["--prompts", "--patching", "--steering"])
+def test_text_inputs_on_an_xor_checkpoint(tmp_path, capsys, flag):
+    """An XOR network has no tokens: text inputs are refused before torch is imported."""
+    xor = tmp_path / "xor"
+    xor.mkdir()
+    write_json_atomic(xor / "config.json", {"kind": "xor-mlp", "d_hidden": 2, "act_fn": "tanh"})
+    text = tmp_path / "input.txt"
+    text.write_text("hello\n", encoding="utf-8")
+    store = tmp_path / "store"
+    _one_line(capsys, _analyze(xor, store, flag, str(text)), "is an XOR network")
+    _no_run(store)

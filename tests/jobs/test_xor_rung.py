@@ -136,7 +136,7 @@ def test_act_fn_on_a_transformer_and_prompts_on_the_xor_mlp_are_errors(tmp_path,
     argv = ["analyze", "--checkpoint", str(xor_run[0]), "--store-root", str(tmp_path / "s"),
             "--prompts", str(prompts)]
     assert main(argv) == 2
-    assert "need a transformer checkpoint" in capsys.readouterr().err
+    assert "is an XOR network" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
 
