@@ -19,7 +19,7 @@ def tradeoff_chart(table: pd.DataFrame) -> alt.LayerChart:
     frame = table.assign(label=[f"{s}" for s in table["step"]])
     base = alt.Chart(frame).encode(
         x=alt.X("gain:Q", title="gain on the new corpus (nats/token, higher = learnt more)"),
-        y=alt.Y("forgetting:Q", title="forgetting on the original corpus (nats/token)"),
+        y=alt.Y("forgetting:Q", title="forgetting (nats/token)"),
         color=alt.Color("variant:N", title="variant", legend=alt.Legend(orient="bottom")),
         order="step:Q",
     )

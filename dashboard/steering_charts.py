@@ -47,4 +47,4 @@ def continuation_html(tokens: Sequence[str], prompt_len: int, injected: Sequence
         title = f"position {i}" + (" (vector added)" if injected is not None and i < len(injected)
                                    and injected[i] else "")  # fmt: skip
         parts.append(f'<span style="{style}" title="{title}">{escape_token(tok)}</span>')
-    return f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.6">{"".join(parts)}</div>'
+    return f'<div style="font-family:monospace;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all;line-height:1.6">{"".join(parts)}</div>'

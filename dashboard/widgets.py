@@ -207,7 +207,10 @@ def _default_run(root: str, runs: list[str]) -> str:
 
 def _run_label(root: str, run_id: str) -> str:
     n_params = data.run_attrs(root, run_id).get("n_params")
-    return f"{run_id}  ·  {n_params / 1e3:,.0f}k params" if n_params else run_id
+    if not n_params:
+        return run_id
+    size = f"{n_params:,} params" if n_params < 10_000 else f"{n_params / 1e3:,.0f}k params"
+    return f"{run_id}  ·  {size}"
 
 
 def run_picker(root: str, runs: list[str], *, key: str = "run_id", label: str = "Run") -> str:

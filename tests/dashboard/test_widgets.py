@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dashboard import widgets
 from store import RunWriter
 from tests.dashboard.app_helpers import visit
 
@@ -73,3 +74,11 @@ def test_older_run_falls_back_to_its_arrays(steps_cases):
     assert switches == ["has-bigrams"]
     at.button(key="switch_run_has-bigrams").click().run()
     assert not at.exception and at.session_state["run_id"] == "has-bigrams"
+
+
+@pytest.mark.parametrize(("n_params", "label"), [(9, "r  ·  9 params"), (9_999, "r  ·  9,999 params"),
+                                                 (472_000, "r  ·  472k params"), (None, "r")])
+def test_run_label_counts_small_models_exactly(monkeypatch, n_params, label):
+    """The XOR net's 9 parameters read as 9, not '0k'."""
+    monkeypatch.setattr(widgets.data, "run_attrs", lambda root, run_id: {"n_params": n_params})
+    assert widgets._run_label("store", "r") == label

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import fsspec
@@ -383,3 +384,30 @@ def test_the_cli_keeps_a_url_store_root_as_written(tmp_path):
         _check_store_root(args.store_root)  # not a directory to check here: the job opens it
         args = _parser().parse_args([command, "--store-root", f"file://{tmp_path}/s"])
         assert args.store_root == tmp_path / "s"
+
+
+@pytest.mark.slow
+def test_a_two_process_analysis_on_s3_matches_one_local_process(s3_root, tiny_checkpoint, tmp_path):
+    """``torchrun`` with 2 processes analyses into an S3 root (each rank writes its share of
+    the prompts' chunks; rank 0 the attrs and the completion mark): every array equals a
+    one-process analysis written to a local directory. Prints the round trip's wall time."""
+    args = ["analyze", "--checkpoint", str(tiny_checkpoint), "--device", "cpu",
+            "--steps", "activations,patterns", "--set", "tokens.n_prompts=160",
+            "--set", "tokens.prompt_len=24"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    local = subprocess.run([sys.executable, "-m", "jobs", *args, "--store-root", str(tmp_path)],
+                           cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert local.returncode == 0, local.stderr[-3000:]
+    started = time.perf_counter()
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc-per-node", "2", "-m", "jobs", *args, "--store-root", s3_root],
+                         cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    assert two.returncode == 0, two.stderr[-3000:]
+    remote = open_store(s3_root).run("tiny")
+    remote.verify()
+    one = open_store(tmp_path).run("tiny")
+    assert sorted(remote.arrays()) == sorted(one.arrays())
+    assert {"acts/resid", "attn/pattern"} <= set(one.arrays())
+    for name in one.arrays():
+        assert np.array_equal(remote.read(name).values, one.read(name).values), name
+    print(f"2-process analyze to S3 and read back: {time.perf_counter() - started:.1f}s")
