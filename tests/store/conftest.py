@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from store.schema import SCHEMA, ArraySpec
+
+REPO = Path(__file__).resolve().parents[2]
 
 SIZES = {
     "prompt": 70,  # crosses the 64-prompt chunk/shard boundary: exercises edge padding
@@ -61,3 +69,19 @@ def full_run(tmp_path):
         writer.write(name, written[name])
     writer.finalize()
     return tmp_path, written
+
+
+def lock_holder(root, run_id: str) -> subprocess.Popen:
+    """A process that starts writing run ``run_id`` under ``root`` (a path or a URL) and then
+    waits until killed: it holds the run's writer lock."""
+    code = textwrap.dedent(f"""
+        import time
+        from store import RunWriter
+        w = RunWriter.create({str(root)!r}, run_id={run_id!r}, attrs={{}})
+        print("writing", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "writing"
+    return proc

@@ -13,27 +13,14 @@ import numpy as np
 import pytest
 
 from store import RunWriter, StoreError, open_store
+from tests.store.conftest import lock_holder
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _holder(root: Path, run_id: str) -> subprocess.Popen:
-    """A process that starts writing run ``run_id`` and then waits (until killed)."""
-    code = textwrap.dedent(f"""
-        import sys, time
-        from store import RunWriter
-        w = RunWriter.create({str(root)!r}, run_id={run_id!r}, attrs={{}})
-        print("writing", flush=True)
-        time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.stdout.readline().strip() == "writing"
-    return proc
-
 
 def test_a_second_writer_is_refused_and_a_killed_ones_lock_is_taken_over(tmp_path):
-    proc = _holder(tmp_path, "r")
+    proc = lock_holder(tmp_path, "r")
     try:
         with pytest.raises(StoreError, match=rf"being written by another job, pid {proc.pid} on"):
             RunWriter.create(tmp_path, run_id="r", attrs={})

@@ -15,7 +15,6 @@ import re
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 from store import RunWriter, StoreError, _paths, open_store
 from store._fs import UrlPath, location
 from store.schema import SCHEMA, spec_for
-from tests.store.conftest import concrete, sample
+from tests.store.conftest import concrete, lock_holder, sample
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "lab-bucket"
@@ -153,23 +152,9 @@ def test_a_deleted_or_truncated_chunk_object_on_s3_is_an_error(s3_root):
     assert "manifest.json is missing" in open_store(s3_root).damaged()["r"]
 
 
-def _holder(root: str, run_id: str) -> subprocess.Popen:
-    """A process that starts writing run ``run_id`` and then waits (until killed)."""
-    code = textwrap.dedent(f"""
-        import time
-        from store import RunWriter
-        w = RunWriter.create({root!r}, run_id={run_id!r}, attrs={{}})
-        print("writing", flush=True)
-        time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.stdout.readline().strip() == "writing"
-    return proc
-
 
 def test_the_s3_lock_refuses_a_second_writer_and_a_dead_ones_is_taken_over(s3_root):
-    proc = _holder(s3_root, "r")
+    proc = lock_holder(s3_root, "r")
     try:
         with pytest.raises(StoreError, match=rf"being written by another job, pid {proc.pid} on"):
             RunWriter.create(s3_root, run_id="r", attrs={})
