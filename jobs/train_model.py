@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from interp_core.config import ConfigError, ModelConfig
+from interp_core.corpora import CORPUS_NAMES, CorpusError, corpus_path
 from interp_core.distributed import Ranks, process_group
 from interp_core.jsonio import write_json_atomic
 from interp_core.models.checkpoint import save_checkpoint
@@ -105,6 +106,11 @@ def _check(cfg: TrainConfig) -> None:
         raise JobError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
     if cfg.precision not in ("auto", "fp32", "bf16"):
         raise JobError(f"unknown precision {cfg.precision!r}; use auto, fp32 or bf16")
+    if cfg.corpus and cfg.corpus not in CORPUS_NAMES:
+        try:  # a name no file could have is refused before --out is locked or created
+            corpus_path(cfg.corpus)
+        except CorpusError as err:
+            raise JobError(str(err)) from None
 
 
 def _slim_tokenizer(tok: Tokenizer) -> dict[str, Any]:
