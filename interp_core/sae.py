@@ -264,9 +264,11 @@ class ActivationBuffer:
     """Shuffled activations at one hook, refilled from a token stream (docs/methods.md §9.1).
 
     It holds ``n_batches_in_buffer * store_batch`` windows of ``seq_len`` tokens (BOS
-    first); their non-BOS activations are shuffled together, and when half the buffer
-    has been served the rest is mixed with freshly computed windows. Window draws are
-    seeded by ``(seed, refill)``, so a run is reproducible, though not resumable mid-run.
+    first), or enough windows for four batches of ``batch_tokens`` when that is more (a
+    batch of 16,384 tokens outgrows 20 forward batches of short windows); their non-BOS
+    activations are shuffled together, and when half the buffer has been served the rest
+    is mixed with half a buffer of freshly computed windows. Window draws are seeded by
+    ``(seed, refill)``, so a run is reproducible, though not resumable mid-run.
     """
 
     def __init__(self, model: nn.Module, hook: str, stream: np.ndarray, *, seq_len: int,
@@ -277,19 +279,16 @@ class ActivationBuffer:
                              f"window of {seq_len}")
         self.model, self.hook, self.stream = model, hook, np.asarray(stream)
         self.seq_len, self.bos_id, self.batch_tokens = seq_len, bos_id, batch_tokens
-        self.store_batch, self.n_fill, self.seed = store_batch, n_batches_in_buffer, seed
+        self.store_batch, self.seed = store_batch, seed
         self.refills = 0
-        self.acts = self._fresh(self.n_fill)  # [n, d]
-        if len(self.acts) < 2 * batch_tokens:
-            raise ValueError(f"a buffer of {len(self.acts)} activations cannot serve batches "
-                             f"of {batch_tokens}; raise n_batches_in_buffer or store_batch")
+        self.windows = max(n_batches_in_buffer * store_batch, -(-4 * batch_tokens // (seq_len - 1)))
+        self.acts = self._fresh(self.windows)  # [n, d]
         self.cursor = 0
 
-    def _fresh(self, n_batches: int) -> torch.Tensor:
-        """Non-BOS activations [n, d] of ``n_batches * store_batch`` new windows, shuffled."""
+    def _fresh(self, n: int) -> torch.Tensor:
+        """Non-BOS activations [n * (seq_len - 1), d] of ``n`` new windows, shuffled."""
         rng = np.random.default_rng([self.seed, self.refills])
         self.refills += 1
-        n = n_batches * self.store_batch
         starts = rng.integers(0, len(self.stream) - self.seq_len, n)
         body = np.stack([self.stream[s : s + self.seq_len - 1] for s in starts])
         tokens = torch.from_numpy(np.concatenate(
@@ -303,7 +302,7 @@ class ActivationBuffer:
         """The next ``batch_tokens`` activations [batch_tokens, d]."""
         if self.cursor + self.batch_tokens > len(self.acts) // 2:
             rest = self.acts[self.cursor :]
-            mixed = torch.cat([rest, self._fresh(max(1, self.n_fill // 2))])
+            mixed = torch.cat([rest, self._fresh(max(1, self.windows // 2))])
             gen = torch.Generator().manual_seed(self.refills)
             self.acts, self.cursor = mixed[torch.randperm(len(mixed), generator=gen)], 0
         batch = self.acts[self.cursor : self.cursor + self.batch_tokens]
