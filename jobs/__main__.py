@@ -190,6 +190,20 @@ def _check_xor_train(args: argparse.Namespace) -> None:
     _check_dir_target("--out", args.out)
 
 
+DISTRIBUTED_COMMANDS = ("train", "analyze")
+"""The jobs that run as several processes under torchrun (README, "Past one machine")."""
+
+
+def _check_launch(command: str) -> None:
+    """Under torchrun only train and analyze split their work; every other job would run
+    once per process, each writing the same files, so it is refused before it starts."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and command not in DISTRIBUTED_COMMANDS:
+        raise JobError(f"jobs {command} runs as one process, but torchrun started {world}: "
+                       f"run it as python -m jobs {command} (only "
+                       f"{' and '.join(DISTRIBUTED_COMMANDS)} run under torchrun)")
+
+
 def _check_train(args: argparse.Namespace) -> None:
     _check_choice("engine", args.engine, ("torch", "glassbox"))
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and (args.engine == "glassbox"
@@ -320,6 +334,7 @@ def _check_analyze(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     """Check the arguments (cheap), then import the job (torch) and run it."""
+    _check_launch(args.command)
     if args.command == "ladder":
         _check_ladder(args)
         from jobs.run_ladder import LadderConfig, ladder  # noqa: PLC0415

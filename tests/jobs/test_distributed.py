@@ -72,6 +72,25 @@ def test_share_hands_out_whole_units_in_rank_order():
     assert Ranks().share(7, unit=4) == range(7)
 
 
+@pytest.mark.parametrize("argv", [
+    ["ladder", "--rungs", "attn-only-1l"],
+    ["finetune", "--checkpoint", "ckpt", "--corpus", "stdlib", "--out", "ft"],
+    ["sample", "--checkpoint", "ckpt", "--prompt", "a"],
+    ["import", "--from", "hf", "--out", "ckpt"],
+    ["export", "--checkpoint", "ckpt", "--to", "hf"],
+])  # fmt: skip
+def test_single_process_jobs_are_refused_under_torchrun(argv, monkeypatch, tmp_path, capsys):
+    """Each torchrun process would run the whole job and write the same files: one line, exit 2."""
+    from jobs.__main__ import main  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: jobs {argv[0]} runs as one process, but torchrun started 2")
+    assert "\n" not in err and list(tmp_path.iterdir()) == []
+
+
 def test_one_process_collectives_are_identities():
     ranks, x = Ranks(), np.arange(6, dtype=np.float32)
     assert ranks.sum(x) is x and ranks.broadcast("a") == "a" and not ranks.distributed
