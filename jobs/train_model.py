@@ -11,7 +11,7 @@ reproduces the uninterrupted one. The loop itself is :func:`interp_core.training
 this job only says what to train on and what to write.
 
 One job trains into a directory at a time: it holds ``OUT/train.lock`` (the store's run lock,
-``store._lock``: an ``flock`` that dies with its holder, so a lock left by a killed job is
+``store.acquire_lock``: an ``flock`` that dies with its holder, so a lock left by a killed job is
 taken over) and a second ``jobs train --out`` of the same directory is refused with one line
 naming the first one's pid and host.
 
@@ -64,8 +64,7 @@ from jobs._common import (
 )
 from jobs.data import TokenData, prepare_data
 from jobs.presets import PRESETS, TrainPreset
-from store import StoreError
-from store._lock import acquire_lock, lock_path, release_lock
+from store import StoreError, acquire_lock, lock_path, release_lock
 
 TRAINING_FILE = "training.json"
 PLAN_FILE = "plan.json"
@@ -73,7 +72,7 @@ PLAN_FILE = "plan.json"
 VAL_BATCHES = 4
 """Fixed validation batches behind every ``val_loss``."""
 LOCK_NAME = "train"
-"""``OUT/train.lock`` (``store._lock.lock_path(OUT / LOCK_NAME)``): held while a job trains
+"""``OUT/train.lock`` (``store.lock_path(OUT / LOCK_NAME)``): held while a job trains
 into OUT."""
 
 

@@ -19,17 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ loads these
     from store._fs import location
+    from store._lock import acquire_lock, lock_path, release_lock
     from store._paths import StoreError
     from store.reader import Run, Store, open_store
     from store.schema import DIMS, SCHEMA, SCHEMA_VERSION
     from store.writer import RunWriter
 
 __all__ = ["open_store", "Store", "Run", "RunWriter", "StoreError", "SCHEMA", "DIMS",
-           "SCHEMA_VERSION", "location"]
+           "SCHEMA_VERSION", "location", "acquire_lock", "release_lock", "lock_path"]
 
 _HOME = {"open_store": "store.reader", "Store": "store.reader", "Run": "store.reader",
          "RunWriter": "store.writer", "StoreError": "store._paths", "SCHEMA": "store.schema",
-         "DIMS": "store.schema", "SCHEMA_VERSION": "store.schema", "location": "store._fs"}
+         "DIMS": "store.schema", "SCHEMA_VERSION": "store.schema", "location": "store._fs",
+         "acquire_lock": "store._lock", "release_lock": "store._lock", "lock_path": "store._lock"}
 """Public name -> the module that defines it (imported when the name is first used)."""
 
 
