@@ -147,7 +147,9 @@ def path_to_next_input(root: str, run_id: str, experiment: str, qkv: str = "k"
 
     Returns:
         (grid [sender, receiver head], sender names ``L0H1``...), or None when the run lacks
-        it. Senders are the heads of every layer but the last (which has no next layer).
+        it. Senders are the heads of every layer but the last (which has no next layer) that
+        were swept: a run with ``patching.path_senders`` leaves the others' rows NaN, and
+        they are left out.
     """
     name = f"patching/{experiment}/path_to_next"
     if not data.has_array(root, run_id, name) or qkv not in path_inputs(root, run_id, experiment):
@@ -155,5 +157,6 @@ def path_to_next_input(root: str, run_id: str, experiment: str, qkv: str = "k"
     grid = data.read_array(root, run_id, name)  # [layer, head, recv_head, qkv_input]
     L, H, R = grid.shape[:3]
     senders = [f"L{l}H{h}" for l in range(L - 1) for h in range(H)]
-    cut = grid[:-1, :, :, path_inputs(root, run_id, experiment).index(qkv)]
-    return cut.reshape(len(senders), R), senders  # a 1-layer model: no senders
+    cut = grid[:-1, :, :, path_inputs(root, run_id, experiment).index(qkv)].reshape(len(senders), R)
+    swept = ~np.isnan(cut).all(axis=1)
+    return cut[swept], [name for name, keep in zip(senders, swept) if keep]  # 1 layer: none

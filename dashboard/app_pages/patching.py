@@ -112,6 +112,9 @@ with body:
         st.caption("Each head's corrupted output sent only along one path, everything else "
                    "clean: into the logits directly (left), or into a next-layer head's key "
                    "(right). Low values mean that path carries the behaviour.")
+        path_attrs = data.array_attrs(root, run_id, f"patching/{name}/path_to_logits")
+        if str(path_attrs.get("senders", "every head")) != "every head":
+            st.caption(f"Senders swept: {esc(str(path_attrs['senders']))} (blank cells: not swept).")
         to_logits = data.read_array(root, run_id, f"patching/{name}/path_to_logits")
         heads = [f"H{h}" for h in range(to_logits.shape[1])]
         layers = [f"L{l}" for l in range(to_logits.shape[0])]

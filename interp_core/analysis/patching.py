@@ -423,22 +423,26 @@ def _receiver_pass(
 
 def path_patch_sweep(
     model: Transformer, clean_tokens: torch.Tensor, new_tokens: torch.Tensor, metric: Metric,
-    freeze_mlps: bool = False,
+    freeze_mlps: bool = False, senders: Sequence[tuple[int, int]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Every head as a sender, into the logits and into each next-layer head's q, k and v.
+    """Every head (or each of ``senders``) as a sender, into the logits and into each
+    next-layer head's q, k and v.
 
     Receivers are limited to the next layer (adjacent-layer composition) to keep the cost
-    at n_layers x n_heads x (1 + 3 n_heads) forward passes.
+    at n_layers x n_heads x (1 + 3 n_heads) forward passes; ``senders`` (layer, head) pairs
+    cut it to len(senders) x (1 + 3 n_heads), each sender's cells unchanged.
 
     Returns:
         ``(to_logits [layer, head], to_next [layer, head, recv_head, 3])``; the last layer of
-        ``to_next`` is NaN (no next layer). Inputs are ordered q, k, v.
+        ``to_next`` is NaN (no next layer), as is every cell of a head not in ``senders``.
+        Inputs are ordered q, k, v.
     """
     L, H = model.cfg.n_layers, model.cfg.n_heads
     clean, new = _path_caches(model, clean_tokens, new_tokens)
     to_logits = torch.full((L, H), float("nan"))
     to_next = torch.full((L, H, H, 3), float("nan"))
-    for layer, head in itertools.product(range(L), range(H)):
+    swept = itertools.product(range(L), range(H)) if senders is None else sorted(set(senders))
+    for layer, head in swept:
         record = [hn.attn(layer + 1, inp) for inp in "qkv"] if layer + 1 < L else []
         logits, step2 = _path_step2(model, clean_tokens, clean, new, [(layer, head)], freeze_mlps, record)
         to_logits[layer, head] = float(metric(logits))

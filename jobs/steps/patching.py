@@ -36,7 +36,10 @@ that the experiment has nothing to explain.
 
 Subset: when layer x head x pos exceeds ``max_cells`` the per-position sweeps cover an
 evenly spaced subset of positions (always including the metric position); ``positions``
-lists them.
+lists them. A large model can cut the induction experiment itself: ``pairs`` (the first RRT
+prompts), ``rrt_n`` (a shorter repeated half) and ``path_senders`` (path patching only from
+the heads with the largest activation-patching effect); the ``gpt2`` analysis profile does
+(jobs/presets.py).
 
 Example:
     python -m jobs analyze --checkpoint checkpoints/tiny/attn-only-2l --store-root lab-store \\
@@ -100,10 +103,24 @@ class Config:
     """Prompt-pair file (TOML or JSON) with a user experiment, run next to the built-in induction one."""
     max_cells: int = 256
     """Most (layer, pos, head) cells one per-position sweep may have; beyond, positions are subsampled."""
+    pairs: int = 0
+    """Induction prompt pairs to patch: the first ``pairs`` RRT prompts (0: all of them)."""
+    rrt_n: int = 0
+    """Length of the induction experiment's repeated half: the first ``rrt_n`` random tokens
+    of each RRT prompt, repeated (0, or more than the run's ``tokens.rrt_n``: all of them)."""
+    path_senders: int = 0
+    """Path patching senders: the ``path_senders`` heads with the largest |act_z_head| (0: every
+    head). Each sender costs 1 + 3 n_heads forward passes; the others' cells are NaN."""
 
     def __post_init__(self) -> None:
         if self.max_cells < 2:
             raise ValueError(f"max_cells={self.max_cells}: must be at least 2")
+        for name in ("pairs", "rrt_n", "path_senders"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be 0 (all) or more")
+        if self.pairs == 1:
+            raise ValueError("pairs=1: the corrupted prompt borrows another pair's first half, "
+                             "so patch at least 2 pairs (or 0 for all)")
 
 
 def load_user_pairs(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None) -> PromptPairs | None:
@@ -134,8 +151,18 @@ def check(cfg: Config, model_cfg: ModelConfig, tokenizer: Tokenizer | None) -> N
     load_user_pairs(cfg, model_cfg, tokenizer)
 
 
-def induction_pair(rrt_tokens: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Clean RRT prompts, the corrupted copy (first half from the next prompt), answer, wrong."""
+def induction_pair(rrt_tokens: torch.Tensor, n: int, pairs: int = 0, rrt_n: int = 0
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Clean RRT prompts, the corrupted copy (first half from the next prompt), answer, wrong.
+
+    ``pairs`` keeps the first prompts and ``rrt_n`` the first random tokens of each, repeated
+    ([BOS, r_1..r_m, r_1..r_m]: still a repeated random sequence); 0 keeps them all.
+    """
+    if pairs:
+        rrt_tokens = rrt_tokens[:pairs]
+    if 0 < rrt_n < n:
+        half = rrt_tokens[:, 1 : rrt_n + 1]
+        rrt_tokens, n = torch.cat([rrt_tokens[:, :1], half, half], dim=1), rrt_n
     clean = rrt_tokens.clone()  # [prompt, 1 + 2n]
     corrupted = clean.clone()
     corrupted[:, 1 : n + 1] = clean.roll(1, dims=0)[:, 1 : n + 1]
@@ -195,6 +222,14 @@ def _granularities(ctx: AnalysisContext) -> list[str]:
     return [name for name in GRANULARITIES if name not in skip]
 
 
+def _path_senders(z_head: np.ndarray, k: int) -> list[tuple[int, int]] | None:
+    """The ``k`` heads with the largest |act_z_head| (ties by layer, head), or None for all."""
+    if k == 0 or k >= z_head.size:
+        return None
+    order = np.argsort(-np.abs(np.nan_to_num(z_head.ravel())), kind="stable")[:k]
+    return sorted((int(i) // z_head.shape[1], int(i) % z_head.shape[1]) for i in order)
+
+
 def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: str, clean: torch.Tensor,
                    corrupted: torch.Tensor, answer: torch.Tensor, wrong: torch.Tensor,
                    metric_pos: int, about: dict) -> tuple[dict, np.ndarray | None]:  # fmt: skip
@@ -241,8 +276,13 @@ def run_experiment(ctx: AnalysisContext, cfg: Config, writer: RunWriter, name: s
                  for d in ("denoise", "noise")]  # fmt: skip
         writer.write(f"{group}/atp_{gname}", torch.stack(grids).numpy().astype(np.float32),
                      directions=["denoise", "noise"], patched=gran.doc)  # fmt: skip
-    to_logits, to_next = path_patch_sweep(model, clean, corrupted, metric)
-    writer.write(f"{group}/path_to_logits", to_logits.numpy().astype(np.float32), direction="noise")
+    senders = _path_senders(z_head, cfg.path_senders) if z_head is not None else None
+    to_logits, to_next = path_patch_sweep(model, clean, corrupted, metric, senders=senders)
+    swept = "every head" if senders is None else (
+        f"the {len(senders)} heads with the largest |act_z_head| (patching.path_senders); "
+        "the other heads' cells are NaN")  # fmt: skip
+    writer.write(f"{group}/path_to_logits", to_logits.numpy().astype(np.float32), direction="noise",
+                 senders=swept)  # fmt: skip
     writer.write(f"{group}/path_to_next", to_next.numpy().astype(np.float32), direction="noise",
                  inputs=["q", "k", "v"], receivers="heads of the next layer (last layer NaN)")  # fmt: skip
     stack, labels = decompose_resid(clean_cache, level="head", pos=metric_pos, model=model)
@@ -332,11 +372,13 @@ def run(ctx: AnalysisContext, cfg: Config, writer: RunWriter) -> list[Finding]:
     pairs = load_user_pairs(cfg, ctx.cfg, ctx.tokenizer)  # before the expensive sweeps
     path = cfg.file
     experiments: dict[str, tuple[dict, np.ndarray | None]] = {}
-    clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n)
+    clean, corrupted, answer, wrong = induction_pair(ctx.rrt.tokens, ctx.rrt.n, cfg.pairs,
+                                                     cfg.rrt_n)  # fmt: skip
     experiments["induction"] = run_experiment(
         ctx, cfg, writer, "induction", clean, corrupted, answer, wrong, metric_pos=-2,
         about={"what": "repeated random tokens; corrupted: first half replaced by another prompt's",
-               "answer": "r_n (the token induction predicts)", "wrong": "s_n (corrupted first half)"},
+               "answer": "r_n (the token induction predicts)", "wrong": "s_n (corrupted first half)",
+               "rrt_n": (clean.shape[1] - 1) // 2},
     )  # fmt: skip
     if pairs is not None:
         experiments[pairs.name] = run_experiment(

@@ -55,6 +55,36 @@ def test_induction_experiment_on_a_hand_built_circuit(tmp_path: Path) -> None:
     np.testing.assert_allclose(dla.sum(0).mean(), meta["clean_logit_diff"], rtol=1e-4)
 
 
+def test_a_cut_induction_experiment_still_finds_the_circuit(tmp_path: Path) -> None:
+    """pairs / rrt_n / path_senders (the gpt2 profile's cuts): shorter prompts, fewer senders."""
+    model = induction_circuit(d_vocab=24, n_ctx=40)
+    writer = RunWriter.create(tmp_path / "store", run_id="r")
+    cfg = patching.Config(pairs=2, rrt_n=5, path_senders=2)
+    patching.run(_ctx(model, tmp_path), cfg, writer)
+    writer.finalize()
+    run = open_store(tmp_path / "store").run("r")
+    meta = run.attrs["patching"]["induction"]
+    assert meta["signal"] is True and (meta["n_pairs"], meta["rrt_n"]) == (2, 5)
+    clean = run.read("patching/induction/clean_tokens").values
+    full = repeated_random_tokens(n=8, batch=4, pool=range(1, 24), bos_id=0, seed=0).tokens.numpy()
+    assert clean.shape == (2, 11)  # BOS + 5 + 5
+    np.testing.assert_array_equal(clean[:, 1:6], full[:2, 1:6])
+    np.testing.assert_array_equal(clean[:, 6:], full[:2, 1:6])  # the cut half, repeated
+    z_head = run.read("patching/induction/act_z_head").values
+    top = {divmod(int(i), z_head.shape[1]) for i in np.argsort(-np.abs(z_head).ravel())[:2]}
+    to_logits = run.read("patching/induction/path_to_logits")
+    swept = {tuple(int(v) for v in ix) for ix in np.argwhere(~np.isnan(to_logits.values))}
+    assert swept == top and "path_senders" in to_logits.attrs["senders"]
+    assert (1, 0) in swept  # the planted induction head is among the senders
+
+
+def test_cut_settings_are_checked() -> None:
+    for bad, why in (({"pairs": 1}, "at least 2"), ({"rrt_n": -1}, r"0 \(all\)"),
+                     ({"path_senders": -3}, r"0 \(all\)")):  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            patching.Config(**bad)
+
+
 class _Letters:
     """Tokenizer stub: 'a'..'w' -> ids 1..23, BOS 0 (fits the 24-token circuit)."""
 

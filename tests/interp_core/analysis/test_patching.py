@@ -131,6 +131,21 @@ def test_path_patching_to_logits_equals_activation_patching_last_layer() -> None
     assert float(to_next[0, 1, 2, 1]) == pytest.approx(one, abs=1e-5)
 
 
+def test_path_patching_sweep_over_chosen_senders_keeps_their_cells() -> None:
+    """``senders=``: the chosen heads' cells equal the full sweep's, every other cell is NaN."""
+    model, clean, corrupted, metric, _ = _setup(ATTN_NO_LN)
+    to_logits, to_next = path_patch_sweep(model, clean, corrupted, metric)
+    chosen = [(0, 1), (1, 0)]
+    part_logits, part_next = path_patch_sweep(model, clean, corrupted, metric, senders=chosen)
+    mask = torch.zeros_like(to_logits, dtype=torch.bool)
+    for layer, head in chosen:
+        mask[layer, head] = True
+    torch.testing.assert_close(part_logits[mask], to_logits[mask], atol=1e-6, rtol=0)
+    assert torch.isnan(part_logits[~mask]).all()
+    torch.testing.assert_close(part_next[0, 1], to_next[0, 1], atol=1e-6, rtol=0)
+    assert torch.isnan(part_next[0, 0]).all() and torch.isnan(part_next[1]).all()
+
+
 # ------------------------------------------------------------------- hand-built induction
 def _induction_model(vocab: int = 24, n_ctx: int = 32, sharp: float = 30.0) -> Transformer:
     """Layer 0 head 0 copies the previous token; layer 1 head 0 is an induction head.
