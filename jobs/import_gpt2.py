@@ -9,7 +9,7 @@ Nothing is downloaded: the user names a directory written by
 ``GPT2LMHeadModel.save_pretrained`` (``config.json`` + ``model.safetensors`` or
 ``pytorch_model.bin``). The mapping is ``interp_core.models.gpt2_hf``'s (docs/design.md,
 "Hugging Face GPT-2"). The rung imports the directory to ``<checkpoint_root>/imported/gpt2``
-and analyses it into the run ``gpt2``: every step but patching (:data:`GPT2_STEPS`). The
+and analyses it into the run ``gpt2``: every analysis step (:data:`GPT2_STEPS`). The
 import writes ``imported.json`` (``jobs.presets.IMPORT_FILE``) beside the checkpoint, so
 ``analyze`` on it, from the rung or by hand, uses the ``gpt2`` analysis profile
 (``jobs.presets.ANALYSIS_PROFILES``): settings sized so that GPT-2 small (12 layers x 12
@@ -31,13 +31,11 @@ from jobs.presets import IMPORT_FILE
 from jobs.steps import STEP_NAMES
 from store import StoreError, location, open_store
 
-GPT2_STEPS = tuple(n for n in STEP_NAMES if n != "patching")
-"""Steps the rung runs: all but patching, whose built-in sweeps alone are 12 x 12 x 37 path-
-patching forward passes of the whole model plus ~500 activation-patching ones (hours on 2
-cores). Add it with ``python -m jobs analyze --checkpoint <checkpoint_root>/imported/gpt2
---store-root <store_root> --run-id gpt2 --steps patching``. Steps that do not apply (training
-dynamics without a training history, fine-tuning, the XOR MLP, the glass box) are recorded as
-skipped."""
+GPT2_STEPS = STEP_NAMES
+"""Steps the rung runs: all of them. Patching is sized by the ``gpt2`` profile (a few
+induction pairs, path patching from the heads activation patching ranks highest); steps that
+do not apply (training dynamics without a training history, fine-tuning, the XOR MLP) are
+recorded as skipped."""
 
 
 def import_gpt2(source: Path, out: Path) -> Path:

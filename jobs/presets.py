@@ -162,6 +162,9 @@ ANALYSIS_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
                 "eval_tokens": 1024, "dead_steps": 8},
         "steering": {"sweep_layers": 3, "new_tokens": 16, "heldout_texts": 1},
         "probes": {"n_prompts": 32, "prompt_len": 64, "max_tokens": 1000, "n_boot": 200},
+        # Induction patching on 4 pairs with a 16-token repeated half; path patching only from
+        # the 8 heads activation patching ranks highest (8 x 37 forward passes, not 144 x 37).
+        "patching": {"pairs": 4, "rrt_n": 16, "path_senders": 8, "max_cells": 256},
     },
 }
 """ANALYSIS_PROFILES[name] -> analysis settings {step: {field: value}} of a model that was not

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
@@ -83,16 +84,18 @@ def test_gpt2_rung_on_a_random_gpt2_small(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     run = open_store(store).run("gpt2")
     steps = run.attrs["steps"]
-    assert set(steps) == set(GPT2_STEPS) and "patching" not in steps
+    assert set(steps) == set(GPT2_STEPS)
     done = {n for n, s in steps.items() if s["status"] == "done"}
     assert {"tokens", "vocab", "weights", "activations", "patterns", "heads", "attribution",
             "neurons", "bigrams", "embeddings", "circuits", "ioi", "sae", "steering",
-            "probes"} <= done, {n: s["reason"] for n, s in steps.items() if n not in done}  # fmt: skip
+            "probes", "patching"} <= done, {n: s["reason"] for n, s in steps.items() if n not in done}  # fmt: skip
     assert {n: s["settings"]["accuracy_rows"] for n, s in steps.items() if n == "circuits"} == {
         "circuits": PROFILE["circuits"]["accuracy_rows"]}  # the profile, not the tiny preset
     heads = run.sizes("heads/scores")
     assert (heads["layer"], heads["head"]) == (12, 12)
     assert run.sizes("circuits/copying") == {"layer": 12, "head": 12}
+    swept = ~np.isnan(run.read("patching/induction/path_to_logits"))
+    assert swept.sum() == PROFILE["patching"]["path_senders"]  # the sized sweep, not 144 senders
     assert run.sizes("vocab/token_str")["vocab"] == 50257
     assert run.sizes("embeddings/pca")["emb_token"] >= 50256  # every token but the special one
     cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
