@@ -22,7 +22,7 @@ import streamlit as st
 
 from dashboard import data
 
-__all__ = ["matrices", "embedding_points", "explained_variance", "tsne_settings"]
+__all__ = ["matrices", "embedding_points", "explained_variance", "tsne_settings", "share_text"]
 
 
 def matrices(root: str, run_id: str) -> list[str]:
@@ -58,3 +58,9 @@ def explained_variance(root: str, run_id: str) -> pd.DataFrame:
 def tsne_settings(root: str, run_id: str) -> dict[str, Any]:
     """How the t-SNE maps were made (attrs of ``embeddings/tsne``: perplexity, max_iter, ...)."""
     return data.array_attrs(root, run_id, "embeddings/tsne")
+
+
+def share_text(x: float) -> str:
+    """A variance share as a percentage: 37%; under 1% with one decimal (0.4%), not 0%."""
+    pct = 100 * float(x)
+    return f"{pct:.1f}%" if 0 < abs(pct) < 0.95 else f"{pct:.0f}%"

@@ -209,7 +209,12 @@ def _run_label(root: str, run_id: str) -> str:
     n_params = data.run_attrs(root, run_id).get("n_params")
     if not n_params:
         return run_id
-    size = f"{n_params:,} params" if n_params < 10_000 else f"{n_params / 1e3:,.0f}k params"
+    if n_params < 10_000:
+        size = f"{n_params:,} params"
+    elif n_params < 10_000_000:
+        size = f"{n_params / 1e3:,.0f}k params"
+    else:
+        size = f"{n_params / 1e6:,.1f}M params"
     return f"{run_id}  ·  {size}"
 
 

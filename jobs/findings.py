@@ -152,7 +152,9 @@ def fmt_num(x: float, digits: int = 2) -> str:
 
 
 def fmt_pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    """37%; a share under 1% keeps one decimal (0.4%), so it does not read as nothing."""
+    pct = 100 * x
+    return f"{pct:.1f}%" if 0 < abs(pct) < 0.95 else f"{pct:.0f}%"
 
 
 def fmt_tokens(n: float) -> str:

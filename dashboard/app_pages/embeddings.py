@@ -53,7 +53,7 @@ if query:
 variance = ed.explained_variance(root, run_id)
 ratios = variance[variance["matrix"] == matrix]["ratio"].tolist()
 if method == "PCA":
-    titles = [f"PC{i + 1} ({ratios[i]:.0%} of variance)" if i < len(ratios) else f"PC{i + 1}"
+    titles = [f"PC{i + 1} ({ed.share_text(ratios[i])} of variance)" if i < len(ratios) else f"PC{i + 1}"
               for i in range(2)]
 else:
     titles = ["t-SNE 1 (no units)", "t-SNE 2 (no units)"]
@@ -68,7 +68,7 @@ if method == "PCA":
     st.markdown("**Explained variance per principal component**")
     st.altair_chart(charts.variance_bars(variance), width="stretch")
     top2 = variance[variance["matrix"] == matrix].head(2)["ratio"].sum()
-    st.caption(f"The two plotted components explain {top2:.0%} of the variance of {esc(matrix)}.")
+    st.caption(f"The two plotted components explain {ed.share_text(top2)} of the variance of {esc(matrix)}.")
 else:
     tsne = ed.tsne_settings(root, run_id)
     st.caption(f"t-SNE: perplexity {esc(tsne.get('perplexity'))}, {esc(tsne.get('max_iter'))} "

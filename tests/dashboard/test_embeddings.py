@@ -61,3 +61,10 @@ def test_pca_axes_name_the_explained_variance(dashboard_store) -> None:
     assert enc["x"]["axis"]["labels"] is True
     assert variance["encoding"]["x"]["title"] == "principal component"
     assert variance["encoding"]["color"]["legend"]["orient"] == "right"
+
+
+def test_share_text_keeps_small_shares_visible():
+    """A random GPT-2's first two PCs hold ~0.4% of the variance: shown as 0.4%, not 0%."""
+    from dashboard.embeddings_data import share_text
+
+    assert [share_text(x) for x in (0.0, 0.004, 0.0123, 0.37, 1.0)] == ["0%", "0.4%", "1%", "37%", "100%"]

@@ -77,7 +77,8 @@ def test_older_run_falls_back_to_its_arrays(steps_cases):
 
 
 @pytest.mark.parametrize(("n_params", "label"), [(9, "r  ·  9 params"), (9_999, "r  ·  9,999 params"),
-                                                 (472_000, "r  ·  472k params"), (None, "r")])
+                                                 (472_000, "r  ·  472k params"),
+                                                 (163_087_104, "r  ·  163.1M params"), (None, "r")])
 def test_run_label_counts_small_models_exactly(monkeypatch, n_params, label):
     """The XOR net's 9 parameters read as 9, not '0k'."""
     monkeypatch.setattr(widgets.data, "run_attrs", lambda root, run_id: {"n_params": n_params})
