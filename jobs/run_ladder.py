@@ -107,5 +107,8 @@ def ladder(cfg: LadderConfig, *, progress: bool = True) -> list[Path]:
     if "gpt-4l" in cfg.rungs:  # then fine-tune it on a second corpus (LoRA at two ranks, full)
         paths += ladder_finetunes(ckpt_root / "gpt-4l", ckpt_root, root, run_id(cfg.preset, "gpt-4l"),
                                   device=cfg.device, seed=cfg.seed, progress=progress)
-    print(f"ladder {cfg.preset}: {len(paths)} runs in {root} ({time.perf_counter() - started:.0f}s)")
+    trained = [r for r in cfg.rungs if r != GPT2_RUNG]
+    label = f"ladder {cfg.preset}" if trained else "ladder (gpt2 rung)"  # the preset trains nothing there
+    print(f"{label}: {len(paths)} run{'s' * (len(paths) != 1)} in {root} "
+          f"({time.perf_counter() - started:.0f}s)")
     return paths
