@@ -61,6 +61,9 @@ def tsne_settings(root: str, run_id: str) -> dict[str, Any]:
 
 
 def share_text(x: float) -> str:
-    """A variance share as a percentage: 37%; under 1% with one decimal (0.4%), not 0%."""
+    """A variance share as a percentage: 37%; under 1% with one decimal (0.4%), not 0%.
+
+    The same rule as ``jobs.findings.fmt_pct`` (the page's finding and its axes must agree;
+    the dashboard does not import jobs)."""
     pct = 100 * float(x)
     return f"{pct:.1f}%" if 0 < abs(pct) < 0.95 else f"{pct:.0f}%"

@@ -152,7 +152,10 @@ def fmt_num(x: float, digits: int = 2) -> str:
 
 
 def fmt_pct(x: float) -> str:
-    """37%; a share under 1% keeps one decimal (0.4%), so it does not read as nothing."""
+    """37%; a share under 1% keeps one decimal (0.4%), so it does not read as nothing.
+
+    The dashboard cannot import jobs; ``dashboard.embeddings_data.share_text`` follows the
+    same rule for the Embeddings page's axis titles and caption."""
     pct = 100 * x
     return f"{pct:.1f}%" if 0 < abs(pct) < 0.95 else f"{pct:.0f}%"
 

@@ -272,3 +272,13 @@ def test_merge_keeps_other_steps_and_replaces_those_that_ran():
         "heads",
         "circuits",
     ]
+
+
+def test_fmt_pct_keeps_small_shares_visible():
+    """Under 1% keeps a decimal (a random GPT-2's PCs hold ~0.4%); the dashboard's twin agrees."""
+    from dashboard.embeddings_data import share_text
+    from jobs.findings import fmt_pct
+
+    shares = (0.0, 0.004, 0.0123, 0.37, 1.0)
+    assert [fmt_pct(x) for x in shares] == ["0%", "0.4%", "1%", "37%", "100%"]
+    assert [fmt_pct(x) for x in shares] == [share_text(x) for x in shares]
