@@ -116,10 +116,18 @@ class Config:
                      "logit_k", "neighbors"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: must be at least 1")
-        if self.layer < -1 or self.left < 0 or self.right < 0 or self.seq_len < 2:
-            raise ValueError("layer must be >= -1, left and right >= 0, seq_len >= 2")
-        if self.lr <= 0 or self.l1_coefficient < 0:
-            raise ValueError("lr must be > 0 and l1_coefficient >= 0")
+        if self.layer < -1:
+            raise ValueError(f"layer={self.layer}: use a block index 0, 1, ... or -1 for the "
+                             "middle block")
+        for name in ("left", "right"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: must be at least 0")
+        if self.seq_len < 2:
+            raise ValueError(f"seq_len={self.seq_len}: must be at least 2 (BOS and one token)")
+        if self.lr <= 0:
+            raise ValueError(f"lr={self.lr:g}: must be greater than 0")
+        if self.l1_coefficient < 0:
+            raise ValueError(f"l1_coefficient={self.l1_coefficient:g}: must be at least 0")
 
 
 def describe(metrics: dict[str, float], *, layer: int, hook: str, d_sae: int, arch: str

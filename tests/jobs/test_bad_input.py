@@ -266,7 +266,10 @@ def test_bad_patching_file(tmp_path, capsys, ckpt, name, content, message):
 @pytest.mark.parametrize(("d_mlp", "extra", "message"), [
     (32, ["--steps", "sae", "--set", "sae.layer=99"], "sae.layer=99: layer 99 does not exist"),
     (None, ["--steps", "sae", "--set", "sae.layer=99"], "sae.layer=99: layer 99 does not exist"),
-    (32, ["--steps", "sae", "--set", "sae.layer=-2"], "layer must be >= -1"),
+    (32, ["--steps", "sae", "--set", "sae.layer=-2"], "layer=-2: use a block index"),
+    (32, ["--steps", "sae", "--set", "sae.left=-1"], "left=-1: must be at least 0"),
+    (32, ["--steps", "sae", "--set", "sae.seq_len=1"], "seq_len=1: must be at least 2"),
+    (32, ["--steps", "sae", "--set", "sae.lr=0"], "lr=0: must be greater than 0"),
     (32, ["--steps", "steering", "--set", "steering.layers=[5]"],
      "steering.layers: layer 5 does not exist"),
 ])
